@@ -1,0 +1,1 @@
+"""The evaluation suite: score retrieval, answers, citations and refusals against eval/gold.jsonl."""

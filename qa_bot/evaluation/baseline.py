@@ -1,0 +1,52 @@
+"""The baseline a user would otherwise pick: LangChain's recursive splitter 1000/200, the same
+embedder, FAISS top-4, no BM25, no title context, no refusal threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ..embed import Embedder
+from ..index import DocumentInfo, StoredChunk
+from ..ingest import Document
+from ..retrieve import Hit
+from ..store import FaissStore
+from ..text import lemmas
+
+BASELINE_K = 4
+
+
+class BaselineRetriever:
+    """Dense-only retrieval over plain recursive chunks; same `search` shape as Retriever."""
+
+    def __init__(self, documents: Sequence[Document], embedder: Embedder) -> None:
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
+        self.embedder = embedder
+        self.documents = {
+            d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, 0) for d in documents
+        }
+        self.chunks: list[StoredChunk] = []
+        for doc in documents:
+            for i, piece in enumerate(splitter.create_documents([doc.text])):
+                start = int(piece.metadata["start_index"])
+                text = piece.page_content
+                self.chunks.append(
+                    StoredChunk(
+                        f"{doc.doc_id}#b{i}", doc.doc_id, i, start, start + len(text), text,
+                        vector_id=len(self.chunks), terms=tuple(lemmas(text)),
+                    )  # fmt: skip
+                )
+        self.store = FaissStore(embedder.dimension)
+        vectors = embedder.embed_passages([c.text for c in self.chunks])
+        self.store.add(np.arange(len(self.chunks), dtype=np.int64), vectors)
+
+    def search(self, question: str, k: int = BASELINE_K, mode: str | None = None) -> list[Hit]:
+        scores, ids = self.store.search(self.embedder.embed_query(question), BASELINE_K)
+        return [
+            Hit(chunk=self.chunks[i], document=self.documents[self.chunks[i].doc_id], score=float(s), relevance=1.0,
+                dense=float(s))  # fmt: skip
+            for s, i in zip(scores[0], ids[0], strict=True)
+            if i >= 0
+        ]

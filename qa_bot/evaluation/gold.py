@@ -1,0 +1,80 @@
+"""Read and check the gold file: one JSON object a line, with line numbers in every error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GoldFileError
+
+REQUIRED = {"id": str, "question": str, "answerable": bool, "sources": list, "key_facts": list, "answer": str}
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    id: str
+    question: str
+    answerable: bool
+    sources: tuple[str, ...]
+    key_facts: tuple[str, ...]
+    answer: str
+    history: tuple[str, ...] = ()
+    type: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """The items of a gold file; GoldFileError names the line and what is wrong."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise GoldFileError(f"Cannot read the gold file {path}: {exc.strerror}.", "Pass --gold PATH.") from exc
+    except UnicodeDecodeError as exc:
+        raise GoldFileError(f"The gold file {path} is not UTF-8.", "Save it as UTF-8.") from exc
+    items: list[GoldItem] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from exc
+        if not isinstance(row, dict):
+            raise GoldFileError(f"{where}: expected a JSON object, got {type(row).__name__}.")
+        for key, kind in REQUIRED.items():
+            if key not in row:
+                raise GoldFileError(f"{where}: missing key {key!r}.")
+            if not isinstance(row[key], kind):
+                raise GoldFileError(f"{where}: {key!r} must be a {kind.__name__}, got {type(row[key]).__name__}.")
+        for key in ("sources", "key_facts", "history"):
+            if not all(isinstance(v, str) and v.strip() for v in row.get(key, [])):
+                raise GoldFileError(f"{where}: {key!r} must be a list of non-empty strings.")
+        if not row["question"].strip():
+            raise GoldFileError(f"{where}: the question is empty.")
+        if row["answerable"] and not (row["sources"] and row["key_facts"]):
+            raise GoldFileError(f"{where}: an answerable item needs non-empty 'sources' and 'key_facts'.")
+        if not row["answerable"] and (row["sources"] or row["key_facts"]):
+            raise GoldFileError(f"{where}: an unanswerable item must have empty 'sources' and 'key_facts'.")
+        if row["id"] in seen:
+            raise GoldFileError(f"{where}: duplicate id {row['id']!r}.")
+        seen.add(row["id"])
+        known = set(REQUIRED) | {"history", "type"}
+        items.append(
+            GoldItem(
+                id=row["id"],
+                question=row["question"],
+                answerable=row["answerable"],
+                sources=tuple(row["sources"]),
+                key_facts=tuple(row["key_facts"]),
+                answer=row["answer"],
+                history=tuple(row.get("history", [])),
+                type=str(row.get("type", "")),
+                extra={k: v for k, v in row.items() if k not in known},
+            )
+        )
+    if not items:
+        raise GoldFileError(f"The gold file {path} has no items.")
+    return items

@@ -1,0 +1,330 @@
+"""Stage 4: the persistent hybrid index (FAISS vectors + BM25 lemmas + readable chunk metadata).
+
+On disk, `INDEX_DIR/CURRENT` names the generation folder in use. An update writes a complete new
+generation next to it and then replaces CURRENT atomically, so a crash or Ctrl-C mid-index leaves
+the previous index in use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import Chunk, chunk_document
+from .embed import Embedder
+from .errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from .ingest import Document, format_date, ingest
+from .lexical import LexicalIndex
+from .settings import Settings
+from .store import FaissStore
+from .text import lemmas
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+RUN_INDEX = "Run: qa-bot index"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    sha256: str
+    path: str
+    chunks: int
+
+    @property
+    def date_display(self) -> str:
+        return format_date(self.date)
+
+
+@dataclass(frozen=True)
+class StoredChunk(Chunk):
+    """A chunk as indexed: its FAISS id and the lemmas BM25 saw."""
+
+    vector_id: int = -1
+    terms: tuple[str, ...] = ()
+
+
+@dataclass
+class IndexReport:
+    documents: int = 0
+    chunks: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    written: bool = False
+
+
+def index_text(title: str, text: str) -> str:
+    """What retrieval sees of a chunk: the document title as context, then the passage."""
+    return f"{title}\n{text}"
+
+
+def settings_fingerprint(settings: Settings, dimension: int | None = None) -> dict[str, object]:
+    """The manifest fields that must match the current settings for the index to be usable."""
+    out: dict[str, object] = {
+        "format_version": FORMAT_VERSION,
+        "embedding_model": settings.embedding_model,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "faiss_index": settings.faiss_index,
+    }
+    if dimension is not None:
+        out["embedding_dimension"] = dimension
+    return out
+
+
+class Index:
+    """A loaded, read-only generation of the index."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        manifest: dict,
+        documents: dict[str, DocumentInfo],
+        chunks: list[StoredChunk],
+        store: FaissStore,
+        lexical: LexicalIndex,
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.documents = documents
+        self.chunks = chunks
+        self.store = store
+        self.lexical = lexical
+        self.row_of_vector = {c.vector_id: row for row, c in enumerate(chunks)}
+
+    @property
+    def embedding_model(self) -> str:
+        return str(self.manifest["embedding_model"])
+
+    def check_settings(self, settings: Settings) -> None:
+        """Raise IndexMismatchError when the index was built with other settings."""
+        expected = settings_fingerprint(settings)
+        diff = {k: (self.manifest.get(k), v) for k, v in expected.items() if self.manifest.get(k) != v}
+        if diff:
+            what = "; ".join(f"{k}: index has {old!r}, settings say {new!r}" for k, (old, new) in diff.items())
+            raise IndexMismatchError(
+                f"The index in {self.folder} was built with other settings ({what}).",
+                "Rebuild it with: qa-bot index --rebuild (or restore the old settings in .env).",
+            )
+
+    @classmethod
+    def empty(cls, settings: Settings, dimension: int) -> Index:
+        manifest = settings_fingerprint(settings, dimension) | {"next_id": 0, "documents": {}}
+        return cls(None, manifest, {}, [], FaissStore(dimension, settings.faiss_index), LexicalIndex.build([]))
+
+    @classmethod
+    def load(cls, index_dir: Path) -> Index:
+        """The current generation in `index_dir`; clear errors when it is missing or damaged."""
+        pointer = index_dir / CURRENT
+        if not pointer.exists():
+            raise IndexMissingError(f"No index in {index_dir}.", f"{RUN_INDEX} (it reads the documents folder).")
+        folder = index_dir / pointer.read_text(encoding="utf-8").strip()
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            if manifest.get("format_version") != FORMAT_VERSION:
+                raise IndexCorruptError(
+                    f"The index in {index_dir} has format {manifest.get('format_version')}, "
+                    f"this version reads {FORMAT_VERSION}.",
+                    "Rebuild it: qa-bot index --rebuild",
+                )
+            documents = {
+                d["doc_id"]: DocumentInfo(**d)
+                for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))
+            }
+            chunks = []
+            with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
+                for line in fh:
+                    row = json.loads(line)
+                    row["terms"] = tuple(row["terms"])
+                    chunks.append(StoredChunk(**row))
+            store = FaissStore.load(folder, int(manifest["embedding_dimension"]), str(manifest["faiss_index"]))
+            lexical = LexicalIndex.load(folder, len(chunks))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}).",
+                "Rebuild it: qa-bot index --rebuild",
+            ) from exc
+        if len(store) != len(chunks):
+            raise IndexCorruptError(
+                f"The index in {folder} is inconsistent ({len(store)} vectors for {len(chunks)} chunks).",
+                "Rebuild it: qa-bot index --rebuild",
+            )
+        return cls(folder, manifest, documents, chunks, store, lexical)
+
+    def save(self, index_dir: Path) -> Path:
+        """Write this index as a new generation and make it current (atomic switch)."""
+        index_dir.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        tmp = index_dir / f".{name}.tmp"
+        tmp.mkdir()
+        try:
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), "utf-8")
+            (tmp / "documents.json").write_text(
+                json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False, indent=1), "utf-8"
+            )
+            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+                for c in self.chunks:
+                    fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+            self.store.save(tmp)
+            self.lexical.save(tmp)
+            _fsync_tree(tmp)
+            tmp.rename(index_dir / name)
+            pointer_tmp = index_dir / f".{CURRENT}.{name}.tmp"
+            pointer_tmp.write_text(name + "\n", encoding="utf-8")
+            _fsync_file(pointer_tmp)
+            os.replace(pointer_tmp, index_dir / CURRENT)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.folder = index_dir / name
+        _remove_old_generations(index_dir, keep=name)
+        return self.folder
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            _fsync_file(path)
+
+
+def _remove_old_generations(index_dir: Path, keep: str) -> None:
+    for path in index_dir.iterdir():
+        if path.is_dir() and path.name != keep and (path.name.startswith("gen-") or path.name.endswith(".tmp")):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time per index folder (readers never wait)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexBusyError(
+                f"Another qa-bot process is updating the index in {index_dir}.", "Wait for it to finish and retry."
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_chunks(doc: Document, settings: Settings, first_id: int) -> list[StoredChunk]:
+    return [
+        StoredChunk(**asdict(c), vector_id=first_id + i, terms=tuple(lemmas(index_text(doc.title, c.text))))
+        for i, c in enumerate(chunk_document(doc, settings.chunk_size, settings.chunk_overlap))
+    ]
+
+
+def update_index(
+    settings: Settings,
+    embedder: Embedder | Callable[[], Embedder],
+    folders: Sequence[Path] | None = None,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Index, IndexReport]:
+    """Bring the index in INDEX_DIR up to date with the documents: embed only new or changed ones.
+
+    `embedder` may be a factory so that an unchanged corpus never loads the model.
+    `progress(done, total)` is called as chunks are embedded.
+    """
+    started = time.perf_counter()
+    folders = list(folders or [settings.docs_dir])
+    index_dir = settings.index_dir
+    with writer_lock(index_dir):
+        ingested = ingest(folders)
+        report = IndexReport(warnings=list(ingested.warnings))
+        previous: Index | None = None
+        if not rebuild:
+            try:
+                previous = Index.load(index_dir)
+                previous.check_settings(settings)
+            except IndexMissingError:
+                previous = None
+            except IndexCorruptError as exc:
+                report.warnings.append(f"{exc.message} Rebuilding it from the documents.")
+                previous = None
+        docs = {d.doc_id: d for d in ingested.documents}
+        old_hashes: dict[str, str] = dict(previous.manifest["documents"]) if previous else {}
+        report.added = sorted(d for d in docs if d not in old_hashes)
+        report.changed = sorted(d for d in docs if d in old_hashes and old_hashes[d] != docs[d].sha256)
+        report.removed = sorted(d for d in old_hashes if d not in docs)
+        to_embed = [docs[d] for d in report.added + report.changed]
+        report.documents = len(docs)
+        if previous is not None and not (to_embed or report.removed):
+            report.chunks = len(previous.chunks)
+            report.seconds = time.perf_counter() - started
+            return previous, report
+
+        model = embedder if isinstance(embedder, Embedder) else embedder()
+        index = previous or Index.empty(settings, model.dimension)
+        next_id = int(index.manifest["next_id"])
+        new_chunks: list[StoredChunk] = []
+        for doc in to_embed:
+            made = build_chunks(doc, settings, next_id)
+            next_id += len(made)
+            new_chunks += made
+        titles = {d.doc_id: d.title for d in ingested.documents}
+        total = len(new_chunks)
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        vectors = model.embed_passages([index_text(titles[c.doc_id], c.text) for c in new_chunks], tick)
+        gone = set(report.removed) | set(report.changed)
+        kept = [c for c in index.chunks if c.doc_id not in gone]
+        index.store.remove(np.array([c.vector_id for c in index.chunks if c.doc_id in gone], dtype=np.int64))
+        index.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
+        chunks = kept + new_chunks
+        counts: dict[str, int] = {}
+        for c in chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        documents = {
+            d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, counts.get(d.doc_id, 0))
+            for d in sorted(docs.values(), key=lambda d: d.doc_id)
+        }
+        manifest = settings_fingerprint(settings, model.dimension) | {
+            "next_id": next_id,
+            "documents": {d: docs[d].sha256 for d in sorted(docs)},
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "chunks": len(chunks),
+        }
+        result = Index(None, manifest, documents, chunks, index.store, LexicalIndex.build([c.terms for c in chunks]))
+        result.save(index_dir)
+        report.chunks = len(chunks)
+        report.embedded_chunks = total
+        report.written = True
+        report.seconds = time.perf_counter() - started
+        return result, report

@@ -1,0 +1,272 @@
+"""Stage 1: read documents from a folder, clean them and extract their metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DocumentsError
+from .text import normalize_spaces, sentences
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".txt", ".md")
+RICH_SUFFIXES = (".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + RICH_SUFFIXES
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+MONTHS = {
+    "января": 1, "февраля": 2, "марта": 3, "апреля": 4, "мая": 5, "июня": 6,
+    "июля": 7, "августа": 8, "сентября": 9, "октября": 10, "ноября": 11, "декабря": 12,
+}  # fmt: skip
+_MONTHS_RU = {v: k for k, v in MONTHS.items()}
+
+_DATE_HEADER = re.compile(r"^\s*date\s+(\d{4})-(\d{2})-(\d{2})\b\s*", re.IGNORECASE)
+# "УЛЬЯНОВСК, 7 октября. /ТАСС/." or "МОСКВА, 7 октября 2025 г. — РИА Новости."
+_DATELINE = re.compile(
+    r"^(?P<city>[А-ЯЁ][А-ЯЁ\- ]{1,40}),\s+(?P<day>\d{1,2})\s+(?P<month>[а-я]+)(?:\s+(?P<year>\d{4})(?:\s*г\.?)?)?"
+    r"\s*(?:\.\s*/(?P<agency>[^/\n]{2,30})/\.?|[-—–]\s*(?P<agency2>[А-ЯЁA-Z][\w .]{1,30}?)\.)"
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned document; `text` is what chunk offsets refer to."""
+
+    doc_id: str
+    title: str
+    date: str | None  # ISO "2025-10-02", or "--10-07" when the year is not known
+    source: str | None  # news agency named in a dateline
+    text: str
+    sha256: str
+    path: str = ""
+
+    @property
+    def date_display(self) -> str:
+        return format_date(self.date)
+
+
+@dataclass
+class IngestReport:
+    documents: list[Document] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def format_date(date: str | None) -> str:
+    """Russian display form: "2 октября 2025", "7 октября (год не указан)", "дата не указана"."""
+    if not date:
+        return "дата не указана"
+    m = re.fullmatch(r"(\d{4}|-)-(\d{2})-(\d{2})", date)
+    if not m:
+        return date
+    year, month, day = m.groups()
+    text = f"{int(day)} {_MONTHS_RU.get(int(month), month)}"
+    return f"{text} {year}" if year != "-" else f"{text} (год не указан)"
+
+
+def decode_bytes(data: bytes, name: str) -> tuple[str, str | None]:
+    """UTF-8 (with or without BOM), else cp1251; returns (text, warning or None)."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentsError(f"{name}: looks like a binary file, not text.")
+    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+        try:
+            return data.decode(encoding), None
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = data.decode("cp1251")
+    except UnicodeDecodeError as exc:
+        raise DocumentsError(f"{name}: not UTF-8 and not cp1251 ({exc.reason}).") from exc
+    cyrillic = sum("а" <= c.lower() <= "я" for c in text)
+    if cyrillic < 0.3 * sum(c.isalpha() for c in text):
+        raise DocumentsError(f"{name}: not UTF-8, and cp1251 gives no readable Russian text.")
+    return text, f"{name}: not UTF-8, read as cp1251."
+
+
+def _read_html(data: bytes, name: str) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "footer", "header"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    blocks = [el.get_text(" ", strip=True) for el in soup.find_all(["h1", "h2", "h3", "p", "li", "blockquote"])]
+    blocks = [b for b in blocks if b]
+    if not blocks:
+        blocks = [line for line in soup.get_text("\n").splitlines() if line.strip()]
+    if title and (not blocks or blocks[0] != title):
+        blocks.insert(0, title)
+    return "\n\n".join(blocks)
+
+
+def _read_pdf(data: bytes, name: str) -> str:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise DocumentsError(f"{name}: cannot read this PDF ({exc}).") from exc
+    text = "\n\n".join(p for p in pages if p.strip())
+    if not text.strip():
+        raise DocumentsError(f"{name}: the PDF has no text layer (a scan?); add a text version instead.")
+    return text
+
+
+def _read_docx(data: bytes, name: str) -> str:
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DocumentsError(f"{name}: cannot read this .docx file ({exc}).") from exc
+    return "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
+
+
+def _read_markdown(text: str) -> str:
+    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.MULTILINE)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"(\*\*|__|`)", "", text)
+
+
+_RICH_READERS: dict[str, Callable[[bytes, str], str]] = {
+    ".html": _read_html, ".htm": _read_html, ".pdf": _read_pdf, ".docx": _read_docx,
+}  # fmt: skip
+
+
+def extract_text(data: bytes, name: str) -> tuple[str, str | None]:
+    """Raw text of a file's bytes by its suffix; returns (text, warning or None)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in _RICH_READERS:
+        return _RICH_READERS[suffix](data, name), None
+    if suffix not in TEXT_SUFFIXES:
+        raise DocumentsError(
+            f"{name}: unsupported file type {suffix or '(none)'}.",
+            f"Supported: {', '.join(SUPPORTED_SUFFIXES)}.",
+        )
+    text, warning = decode_bytes(data, name)
+    return (_read_markdown(text) if suffix == ".md" else text), warning
+
+
+def clean_paragraphs(text: str) -> list[str]:
+    """Normalised paragraphs, without empty ones and without a paragraph repeating the one before."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        para = " ".join(line.strip() for line in normalize_spaces(block).split("\n") if line.strip())
+        if para and (not paragraphs or para != paragraphs[-1]):
+            paragraphs.append(para)
+    return paragraphs
+
+
+def parse_document(doc_id: str, raw: str, path: str = "") -> Document:
+    """Clean `raw` text and extract title, date and source."""
+    paragraphs = clean_paragraphs(raw)
+    if not paragraphs:
+        raise DocumentsError(f"{doc_id}: the document is empty.")
+    date: str | None = None
+    header = _DATE_HEADER.match(paragraphs[0])
+    if header:
+        date = "-".join(header.groups())
+        paragraphs[0] = paragraphs[0][header.end() :].strip() or paragraphs[0]
+    source = None
+    for para in paragraphs[:3]:
+        line = _DATELINE.match(para)
+        if line and line.group("month").lower() in MONTHS:
+            source = (line.group("agency") or line.group("agency2") or "").strip() or None
+            if date is None:
+                year = line.group("year") or "-"
+                date = f"{year}-{MONTHS[line.group('month').lower()]:02d}-{int(line.group('day')):02d}"
+            break
+    text = "\n\n".join(paragraphs)
+    return Document(
+        doc_id=doc_id,
+        title=_title(paragraphs[0]),
+        date=date,
+        source=source,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        path=path,
+    )
+
+
+def _title(first_paragraph: str, limit: int = 160) -> str:
+    """The first line if short, else its lead sentence, cut at a word boundary."""
+    if len(first_paragraph) <= limit:
+        return first_paragraph.rstrip(".")
+    spans = sentences(first_paragraph)
+    lead = spans[0].text if spans else first_paragraph
+    if len(lead) > limit:
+        lead = lead[:limit].rsplit(" ", 1)[0] + "…"
+    return lead.rstrip(".")
+
+
+def read_document(path: Path) -> tuple[Document, str | None]:
+    """One file to a Document; raises DocumentsError with the file's name when it cannot be read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise DocumentsError(f"{path.name}: {size // 1_000_000} MB is too large (limit 20 MB).")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentsError(f"{path.name}: cannot read the file ({exc.strerror}).") from exc
+    if not data.strip():
+        raise DocumentsError(f"{path.name}: the file is empty.")
+    raw, warning = extract_text(data, path.name)
+    return parse_document(path.stem, raw, str(path)), warning
+
+
+def document_paths(folders: Iterable[Path]) -> list[Path]:
+    """Supported files in the folders (not recursive), sorted; raises if a folder is missing."""
+    paths: list[Path] = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise DocumentsError(
+                f"Documents folder {folder} does not exist.",
+                "Create it and put .txt/.md files in it, or point DOCS_DIR (or --docs) elsewhere.",
+            )
+        paths += [
+            p for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
+        ]  # fmt: skip
+    return sorted(paths, key=lambda p: (p.stem, str(p)))
+
+
+def ingest(folders: Iterable[Path]) -> IngestReport:
+    """Read every supported document; a bad file is skipped with a warning and never stops the rest."""
+    folders = list(folders)
+    report = IngestReport()
+    seen: dict[str, str] = {}
+    for path in document_paths(folders):
+        try:
+            doc, warning = read_document(path)
+        except DocumentsError as exc:
+            report.warnings.append(f"skipped {exc}")
+            continue
+        if warning:
+            report.warnings.append(warning)
+        if doc.doc_id in seen:
+            report.warnings.append(f"skipped {path}: doc_id {doc.doc_id!r} is already used by {seen[doc.doc_id]}.")
+            continue
+        seen[doc.doc_id] = str(path)
+        report.documents.append(doc)
+    for warning in report.warnings:
+        log.warning(warning)
+    if not report.documents:
+        where = ", ".join(str(f) for f in folders)
+        raise DocumentsError(
+            f"No readable documents in {where}.",
+            f"Add .txt or .md files (UTF-8 or cp1251); supported types: {', '.join(SUPPORTED_SUFFIXES)}.",
+        )
+    return report

@@ -1,0 +1,80 @@
+"""Ollama through the official `ollama` client (HTTP): streaming, context sized to the prompt."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import httpx
+import ollama
+
+from ..errors import LLMError, LLMModelMissingError, LLMTimeoutError, LLMUnavailableError
+from .base import LLMBackend, Message
+
+# Ollama's default context (2-4k tokens) silently truncates the passages: always send num_ctx.
+MIN_CTX = 2048
+MAX_CTX = 32768
+
+
+class OllamaBackend(LLMBackend):
+    name = "ollama"
+
+    def __init__(self, host: str, model: str, *, timeout: float = 120.0, client: ollama.Client | None = None) -> None:
+        self.host = host
+        self.model = model
+        self.timeout = timeout
+        self.client = client or ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=5.0))
+
+    @property
+    def label(self) -> str:
+        return f"ollama:{self.model}"
+
+    def num_ctx(self, messages: list[Message], max_tokens: int) -> int:
+        """Context for this request: prompt + answer + margin, rounded up to 1024, within bounds."""
+        needed = sum(self.count_tokens(m["content"]) + 8 for m in messages) + max_tokens + 256
+        return int(min(MAX_CTX, max(MIN_CTX, math.ceil(needed / 1024) * 1024)))
+
+    def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        options = {"temperature": temperature, "num_ctx": self.num_ctx(messages, max_tokens), "num_predict": max_tokens}
+        try:
+            for part in self.client.chat(model=self.model, messages=list(messages), stream=True, options=options):
+                text = part.message.content if part.message else ""
+                if text:
+                    yield text
+        except Exception as exc:  # noqa: BLE001 - translated into one of our errors below
+            raise self._translate(exc) from exc
+
+    def check(self) -> None:
+        try:
+            listed = self.client.list()
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc) from exc
+        names = {m.model for m in listed.models if m.model}
+        wanted = {self.model, f"{self.model}:latest"}
+        if not names & wanted:
+            raise self._missing()
+
+    def _missing(self) -> LLMModelMissingError:
+        return LLMModelMissingError(
+            f"The Ollama model {self.model!r} (setting OLLAMA_MODEL) is not pulled on {self.host}.",
+            f"Run: ollama pull {self.model}",
+        )
+
+    def _translate(self, exc: Exception) -> LLMError:
+        if isinstance(exc, LLMError):
+            return exc
+        if isinstance(exc, httpx.TimeoutException):
+            return LLMTimeoutError(
+                f"Ollama at {self.host} did not answer within {self.timeout:.0f} s.",
+                "Try again, use a smaller model, or raise LLM_TIMEOUT.",
+            )
+        if isinstance(exc, ollama.ResponseError):
+            if exc.status_code == 404 or "not found" in str(exc.error).lower():
+                return self._missing()
+            return LLMError(f"Ollama returned an error ({exc.status_code}): {exc.error}", "Check the Ollama server log.")
+        if isinstance(exc, (ConnectionError, httpx.TransportError)):
+            return LLMUnavailableError(
+                f"Ollama is not reachable at {self.host} (setting OLLAMA_HOST).",
+                "Start it with `ollama serve`, fix OLLAMA_HOST, or set LLM_BACKEND=extractive.",
+            )
+        return LLMError(f"Ollama failed: {type(exc).__name__}: {exc}", "Check the Ollama server log.")

@@ -1,0 +1,149 @@
+"""Stage 5: find the passages that answer a question: BM25, dense, or both fused."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .embed import Embedder
+from .index import DocumentInfo, Index, StoredChunk
+from .settings import RetrievalMode
+from .text import lemmas
+
+CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its scores; `relevance` in [0, 1] drives refusals."""
+
+    chunk: StoredChunk
+    document: DocumentInfo
+    score: float
+    relevance: float
+    bm25: float = 0.0
+    dense: float = 0.0
+    coverage: float = 0.0
+
+
+class Retriever:
+    """Ranks the chunks of one loaded Index; the embedder is loaded only when dense search needs it."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder | Callable[[], Embedder] | None,
+        *,
+        mode: RetrievalMode = "hybrid",
+        dense_weight: float = 0.35,
+    ) -> None:
+        self.index = index
+        self._embedder = embedder
+        self.mode = mode
+        self.dense_weight = dense_weight
+
+    @property
+    def embedder(self) -> Embedder:
+        if not isinstance(self._embedder, Embedder):
+            if self._embedder is None:
+                raise RuntimeError("dense retrieval needs an embedder")
+            self._embedder = self._embedder()
+        return self._embedder
+
+    @cached_property
+    def _vocab_by_letter(self) -> dict[str, list[str]]:
+        buckets: dict[str, list[str]] = defaultdict(list)
+        for term in self.index.lexical.vocabulary:
+            if len(term) >= 4 and term.isalpha():
+                buckets[term[0]].append(term)
+        return buckets
+
+    def query_terms(self, question: str) -> list[str]:
+        """Lemmas of the question; a word unknown to the index is replaced by its closest indexed lemma."""
+        out = []
+        for term in lemmas(question):
+            if self.index.lexical.knows(term) or len(term) < 5 or not term.isalpha():
+                out.append(term)
+                continue
+            close = difflib.get_close_matches(term, self._vocab_by_letter.get(term[0], []), n=1, cutoff=0.8)
+            out.append(close[0] if close else term)
+        return out
+
+    def _idf(self, terms: list[str]) -> dict[str, float]:
+        n = max(1, len(self.index.chunks))
+        df = self._doc_freq
+        return {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in set(terms)}
+
+    @cached_property
+    def _doc_freq(self) -> dict[str, int]:
+        return self.index.lexical.document_frequency()
+
+    def coverage(self, terms: list[str], chunk: StoredChunk, idf: dict[str, float]) -> float:
+        """IDF-weighted share of the question's lemmas that occur in the chunk."""
+        if not terms:
+            return 0.0
+        have = set(chunk.terms)
+        total = sum(idf[t] for t in set(terms))
+        return sum(idf[t] for t in set(terms) if t in have) / total if total else 0.0
+
+    def search(self, question: str, k: int = 5, mode: RetrievalMode | None = None) -> list[Hit]:
+        """The k best passages, best first."""
+        mode = mode or self.mode
+        if not self.index.chunks:
+            return []
+        terms = self.query_terms(question)
+        bm25: dict[int, float] = {}
+        dense: dict[int, float] = {}
+        pool = max(CANDIDATES, k)
+        if mode in ("bm25", "hybrid"):
+            scores, rows = self.index.lexical.search(terms, pool)
+            bm25 = {int(r): float(s) for r, s in zip(rows, scores, strict=True)}
+        if mode in ("dense", "hybrid"):
+            vector = self.embedder.embed_query(question)
+            scores, ids = self.index.store.search(vector, pool)
+            for s, vid in zip(scores[0], ids[0], strict=True):
+                if vid >= 0 and int(vid) in self.index.row_of_vector:
+                    dense[self.index.row_of_vector[int(vid)]] = float(s)
+        fused = self._fuse(bm25, dense, mode)
+        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        idf = self._idf(terms)
+        hits = []
+        for row, score in ranked:
+            chunk = self.index.chunks[row]
+            cov = self.coverage(terms, chunk, idf)
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    document=self.index.documents[chunk.doc_id],
+                    score=score,
+                    relevance=self._relevance(cov, dense.get(row), mode),
+                    bm25=bm25.get(row, 0.0),
+                    dense=dense.get(row, 0.0),
+                    coverage=cov,
+                )
+            )
+        return hits
+
+    def _fuse(self, bm25: dict[int, float], dense: dict[int, float], mode: RetrievalMode) -> dict[int, float]:
+        if mode == "bm25":
+            return bm25
+        if mode == "dense":
+            return dense
+        # Convex combination of max-normalised scores: BM25 keeps exact names and numbers first,
+        # the dense score breaks ties and rescues paraphrases with no shared lemma.
+        top_b = max(bm25.values(), default=0.0) or 1.0
+        w = self.dense_weight
+        rows = set(bm25) | set(dense)
+        return {r: (1 - w) * bm25.get(r, 0.0) / top_b + w * dense.get(r, 0.0) for r in rows}
+
+    @staticmethod
+    def _relevance(coverage: float, dense: float | None, mode: RetrievalMode) -> float:
+        if mode == "dense" or (mode == "hybrid" and coverage == 0.0):
+            return max(0.0, (dense or 0.0) - 0.5) if mode == "dense" else 0.0
+        return coverage

@@ -1,0 +1,100 @@
+"""The one settings object: read from the environment and `.env`; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+RetrievalMode = Literal["bm25", "dense", "hybrid"]
+BackendName = Literal["auto", "ollama", "llamacpp", "extractive"]
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "qa_bot"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the bot. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Documents and index
+    docs_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+
+    # Embeddings: "navec" (built-in offline Russian word vectors) or any sentence-transformers name/path
+    embedding_model: str = "navec"
+    embedding_query_prefix: str | None = None
+    embedding_passage_prefix: str | None = None
+    embedding_batch_size: int = Field(32, ge=1)
+    embedding_device: str = "cpu"
+
+    # Chunking (characters); chosen by measurement on eval/gold.jsonl, see README
+    chunk_size: int = Field(600, ge=100)
+    chunk_overlap: int = Field(150, ge=0)
+
+    # Vector index: "flat" (exact) or "hnsw" (approximate, for millions of chunks)
+    faiss_index: Literal["flat", "hnsw"] = "flat"
+
+    # Retrieval
+    retrieval_mode: RetrievalMode = "hybrid"
+    top_k: int = Field(5, ge=1, le=50)
+    hybrid_dense_weight: float = Field(0.35, ge=0.0, le=1.0)
+    # A question is refused without calling the LLM when the best passage's relevance is below this
+    refusal_threshold: float = Field(0.34, ge=0.0, le=1.0)
+
+    # Questions
+    max_question_chars: int = Field(1000, ge=20)
+
+    # Answer generation
+    llm_backend: BackendName = "auto"
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_timeout: float = Field(120.0, gt=0)
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_model: str = "qwen2.5:7b-instruct"
+    llamacpp_model_path: Path | None = None
+    llamacpp_n_ctx: int = Field(4096, ge=512)
+    llamacpp_threads: int | None = None
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str | None = None
+    allowed_user_ids: Annotated[list[int], NoDecode] = []
+    admin_user_ids: Annotated[list[int], NoDecode] = []
+    rate_limit_per_minute: int = Field(6, ge=1)
+    max_concurrent_answers: int = Field(2, ge=1)
+    history_turns: int = Field(3, ge=0)
+    feedback_db: Path = Path("index/feedback.sqlite3")
+
+    @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
+            try:
+                return [int(p) for p in parts]
+            except ValueError as exc:
+                raise ValueError(f"expected comma-separated numeric Telegram user ids, got {value!r}") from exc
+        return value
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llamacpp_model_path", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def models_dir(self) -> Path:
+        """Where built-in models (the navec sentence-transformers wrap, the GGUF) are cached."""
+        return self.cache_dir / "models"
