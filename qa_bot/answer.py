@@ -136,7 +136,10 @@ class Answerer:
             backend=self.backend_label, search_query=query if query != text else None,
         )  # fmt: skip
 
-        if not hits or hits[0].relevance < self.settings.refusal_threshold:
+        unknown = self.retriever.unknown_names(query)
+        if unknown:  # the question is about something no document mentions
+            notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")
+        elif not hits or hits[0].relevance < self.settings.refusal_threshold:
             pass  # nothing relevant enough: refuse without calling the LLM
         elif self.backend is not None:
             self._generate(result, query, hits, notices, on_delta)
@@ -241,7 +244,12 @@ class Answerer:
         result.streamed = bool(on_delta)
 
     def _extract(self, result: Answer, question: str, hits: list[Hit], history: list[str]) -> None:
-        found = extract_answer(question, hits, context=history[-1] if history else "")
+        found = extract_answer(
+            question,
+            hits,
+            context=history[-1] if history else "",
+            question_terms=self.retriever.query_terms(question),
+        )
         result.backend = EXTRACTIVE
         if found is None:
             result.answer, result.refused, result.citations = REFUSAL, True, []

@@ -6,51 +6,59 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .citations import Citation, citation_for, coverage, idf_weights, passage_sentences
+from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .retrieve import Hit
 from .text import lemmas
 
-# Questions that want a number or a date: prefer sentences that have digits.
+# Questions that want a number or a date: prefer sentences that have one.
 _WANTS_NUMBER = re.compile(
-    r"\b(сколько|скольк\w+|на\s+сколько|какой\s+процент|каков\w*\s+(?:объем|рост|доля)|когда|в\s+каком\s+году|"
-    r"до\s+какого|how\s+many|how\s+much|what\s+percent|when)\b",
+    r"(?<!\w)(сколько|скольк\w+|скока|на\s+сколько|как\w*\s+(?:процент|сумм|дол|объ[её]м)\w*|когда|в\s+каком\s+году|"
+    r"до\s+какого\s+года|how\s+many|how\s+much|what\s+percent|when)(?!\w)",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.I)
+_ENDS_LIKE_SENTENCE = re.compile(r"[.!?…\"»)]\s*$")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    hit_rank: int  # 1-based, the citation number
+    hit_rank: int  # 1-based: the citation number
     hit: Hit
     text: str
-    score: float
+    terms: frozenset[str]  # the sentence's lemmas
+    context: frozenset[str]  # lemmas of the sentences around it
+    weight: float  # multiplier from the passage rank and sentence shape
     position: tuple[str, int]
+    has_number: bool
 
 
-def _candidates(question_terms: Sequence[str], context_terms: Sequence[str], hits: Sequence[Hit],
-                wants_number: bool) -> list[Candidate]:  # fmt: skip
-    idf = idf_weights(list(question_terms) + list(context_terms), hits)
+def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
     top = max((h.score for h in hits), default=1.0) or 1.0
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits, start=1):
-        for span in passage_sentences(hit):
+        spans = passage_sentences(hit)
+        terms = [frozenset(lemmas(s.text)) for s in spans]
+        for i, span in enumerate(spans):
             position = (hit.chunk.doc_id, hit.chunk.start + span.start)
             if position in seen:  # the same sentence in an overlapping chunk
                 continue
             seen.add(position)
-            terms = set(lemmas(span.text))
-            score = coverage(question_terms, terms, idf)
-            if context_terms:
-                score = 0.75 * score + 0.25 * coverage(context_terms, terms, idf)
-            if wants_number and _DIGIT.search(span.text):
-                score *= 1.25
-            if span.text.rstrip().endswith(":"):  # a speaker caption introduces, it does not answer
-                score *= 0.8
-            score = score * (0.85 + 0.15 * hit.score / top)
-            out.append(Candidate(rank, hit, span.text, score, position))
-    return sorted(out, key=lambda c: (-c.score, c.hit_rank, c.position))
+            around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2]) - terms[i]
+            weight = 0.6 + 0.4 * hit.score / top
+            if not _ENDS_LIKE_SENTENCE.search(span.text) or span.text.rstrip().endswith(":"):
+                weight *= 0.75  # captions and headings introduce, they do not answer
+            has_number = bool(_NUMBER.search(span.text))
+            out.append(Candidate(rank, hit, span.text, terms[i], around, weight, position, has_number))
+    return out
+
+
+def _gain(cand: Candidate, wanted: dict[str, float], covered: set[str]) -> float:
+    """IDF mass of not-yet-covered question lemmas in the sentence (neighbours count half)."""
+    total = sum(wanted.values()) or 1.0
+    own = sum(w for t, w in wanted.items() if t in cand.terms and t not in covered)
+    near = sum(w for t, w in wanted.items() if t in cand.context and t not in cand.terms and t not in covered)
+    return cand.weight * (own + 0.5 * near) / total
 
 
 def extract_answer(
@@ -58,29 +66,48 @@ def extract_answer(
     hits: Sequence[Hit],
     *,
     context: str = "",
+    question_terms: Sequence[str] | None = None,
     max_sentences: int = 2,
-    min_score: float = 0.3,
+    min_score: float = 0.2,
+    min_gain: float = 0.12,
 ) -> tuple[str, list[Citation]] | None:
     """(answer text with [n] markers, citations), or None when no sentence answers well enough.
 
-    `context` is the previous question of a follow-up: it helps choose sentences, with less weight.
+    Sentences are chosen greedily: the best one, then one more only if it covers enough of the
+    question that the first left out. `context` (the previous question of a follow-up) counts at
+    a third of the weight of the question's own words.
     """
-    question_terms = lemmas(question)
+    question_terms = list(question_terms) if question_terms is not None else lemmas(question)
     context_terms = [t for t in lemmas(context) if t not in question_terms]
     if not hits or not (question_terms or context_terms):
         return None
-    ranked = _candidates(question_terms or context_terms, context_terms, hits, bool(_WANTS_NUMBER.search(question)))
-    if not ranked or ranked[0].score < min_score:
-        return None
-    chosen = [ranked[0]]
-    for cand in ranked[1:]:
-        if len(chosen) >= max_sentences or cand.score < 0.8 * ranked[0].score:
+    idf = idf_weights(question_terms + context_terms, hits)
+    wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
+    if not question_terms:
+        wanted = {t: idf[t] for t in context_terms}
+    candidates = _candidates(hits)
+    wants_number = bool(_WANTS_NUMBER.search(question))
+    chosen: list[Candidate] = []
+    covered: set[str] = set()
+    for _ in range(max_sentences):
+        # a question asking "how many / when" is answered first by a sentence that holds a number
+        scored = [
+            (c, _gain(c, wanted, covered))
+            for c in candidates
+            if c not in chosen and (chosen or not wants_number or c.has_number)
+        ]
+        if not scored:
             break
-        if cand.text not in {c.text for c in chosen}:
-            chosen.append(cand)
-    chosen.sort(key=lambda c: c.position)  # read in document order
+        best, gain = max(scored, key=lambda cg: (cg[1], -cg[0].hit_rank, -cg[0].position[1]))
+        if gain < (min_score if not chosen else min_gain):
+            break
+        chosen.append(best)
+        covered |= best.terms
+    if not chosen:
+        return None
+    chosen.sort(key=lambda c: (c.hit_rank, c.position))
     parts = [f"{c.text.rstrip()} [{c.hit_rank}]" for c in chosen]
     citations: dict[int, Citation] = {}
     for c in chosen:
-        citations.setdefault(c.hit_rank, citation_for(c.hit_rank, c.hit, c.text, c.score))
+        citations.setdefault(c.hit_rank, citation_for(c.hit_rank, c.hit, c.text, _gain(c, wanted, set())))
     return " ".join(parts), [citations[n] for n in sorted(citations)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ import numpy as np
 from .embed import Embedder
 from .index import DocumentInfo, Index, StoredChunk
 from .settings import RetrievalMode
-from .text import lemmas
+from .text import STOP_WORDS, is_dictionary_word, lemma, words
 
 CANDIDATES = 50
+_NAME = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яёA-ZА-ЯЁ]{2,}\b")
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,31 @@ class Retriever:
                 buckets[term[0]].append(term)
         return buckets
 
+    def term(self, word: str) -> str:
+        """The index lemma for a word form; a misspelt word unknown to the index becomes its closest lemma."""
+        term = lemma(word)
+        if self.index.lexical.knows(term) or len(word) < 4 or not word.isalpha() or is_dictionary_word(word):
+            return term
+        bucket = self._vocab_by_letter.get(word[0], [])
+        close = difflib.get_close_matches(word, bucket, n=1, cutoff=0.75) or difflib.get_close_matches(
+            term, bucket, n=1, cutoff=0.75
+        )
+        return lemma(close[0]) if close else term
+
     def query_terms(self, question: str) -> list[str]:
-        """Lemmas of the question; a word unknown to the index is replaced by its closest indexed lemma."""
+        """Content lemmas of the question as the index knows them."""
+        return [self.term(w) for w in words(question) if w not in STOP_WORDS and lemma(w) not in STOP_WORDS]
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Proper names in the question (capitalised, not first) that no indexed document mentions."""
         out = []
-        for term in lemmas(question):
-            if self.index.lexical.knows(term) or len(term) < 5 or not term.isalpha():
-                out.append(term)
+        for m in _NAME.finditer(question):
+            word = m.group()
+            first = question[: m.start()].strip(" «\"'(") == ""
+            if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
-            close = difflib.get_close_matches(term, self._vocab_by_letter.get(term[0], []), n=1, cutoff=0.8)
-            out.append(close[0] if close else term)
+            if not self.index.lexical.knows(self.term(word.lower())):
+                out.append(word)
         return out
 
     def _idf(self, terms: list[str]) -> dict[str, float]:
@@ -122,7 +140,7 @@ class Retriever:
                     chunk=chunk,
                     document=self.index.documents[chunk.doc_id],
                     score=score,
-                    relevance=self._relevance(cov, dense.get(row), mode),
+                    relevance=cov,
                     bm25=bm25.get(row, 0.0),
                     dense=dense.get(row, 0.0),
                     coverage=cov,
@@ -141,9 +159,3 @@ class Retriever:
         w = self.dense_weight
         rows = set(bm25) | set(dense)
         return {r: (1 - w) * bm25.get(r, 0.0) / top_b + w * dense.get(r, 0.0) for r in rows}
-
-    @staticmethod
-    def _relevance(coverage: float, dense: float | None, mode: RetrievalMode) -> float:
-        if mode == "dense" or (mode == "hybrid" and coverage == 0.0):
-            return max(0.0, (dense or 0.0) - 0.5) if mode == "dense" else 0.0
-        return coverage

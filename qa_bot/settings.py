@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     max_concurrent_answers: int = Field(2, ge=1)
     history_turns: int = Field(3, ge=0)
     feedback_db: Path = Path("index/feedback.sqlite3")
+    # Seconds between updates of an answer streamed into a chat (drafts in private chats, edits in groups)
+    telegram_stream_interval: float = Field(1.0, ge=0.2, le=10.0)
 
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod

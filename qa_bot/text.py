@@ -14,7 +14,10 @@ _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), 
 _SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t"), " ")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 
-_WORD_RE = re.compile(r"[0-9a-zа-яё]+", re.IGNORECASE)
+_WORD_RE = re.compile(r"[0-9a-zа-яё]+|%", re.IGNORECASE)
+
+# Lemmas that name the same thing: the lexical index stores the right-hand form.
+SYNONYMS = {"белоруссия": "беларусь", "рб": "беларусь", "рф": "россия", "%": "процент"}
 
 # Function words and question words: they carry no topic, so lexical search ignores them.
 STOP_WORDS = frozenset(
@@ -24,7 +27,8 @@ STOP_WORDS = frozenset(
     каковы ко когда кого который кто ли либо лишь между меня мне много может можно мой мы на над надо наш не
     него нее неё нет ни них но ну о об однако он она они оно от очень по под при про с сам свой себя со так
     также такой там те тем то того тоже той только том ту тут ты у уж уже хотя чего чей чем что чтобы чье чьё
-    эта эти это этот этого этой этом я сколько зачем почему откуда куда каком какую каких какому ли ль
+    эта эти это этот этого этой этом я сколько зачем почему откуда куда каком какую каких какому ли ль скока
+    скоко
     the a an of in on at to for by with is are was were what which who whom how many much when where why
     did does do and or
     """.split()
@@ -50,7 +54,7 @@ def normalize_for_match(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Word tokens (letters or digits), lower case; "Ил-76" gives ["ил", "76"]."""
+    """Word tokens (letters, digits or "%"), lower case; "Ил-76" gives ["ил", "76"]."""
     return [w.lower() for w in _WORD_RE.findall(normalize_spaces(text))]
 
 
@@ -101,10 +105,16 @@ def _morph():  # noqa: ANN202 - pymorphy3 has no type stubs
 
 @lru_cache(maxsize=300_000)
 def lemma(word: str) -> str:
-    """Dictionary form of a Russian word form, ё→е; other tokens are returned folded."""
+    """Dictionary form of a Russian word form, ё→е, synonyms unified; other tokens are returned folded."""
     if not re.search("[а-яё]", word):
-        return fold(word)
-    return fold(_morph().parse(word)[0].normal_form)
+        return SYNONYMS.get(fold(word), fold(word))
+    form = fold(_morph().parse(word)[0].normal_form)
+    return SYNONYMS.get(form, form)
+
+
+def is_dictionary_word(word: str) -> bool:
+    """True when pymorphy3 knows the word form (so it is not a typo or a rare name)."""
+    return not re.search("[а-яё]", word) or _morph().word_is_known(word)
 
 
 def lemmas(text: str, *, keep_stop_words: bool = False) -> list[str]:

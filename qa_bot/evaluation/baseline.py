@@ -42,6 +42,13 @@ class BaselineRetriever:
         vectors = embedder.embed_passages([c.text for c in self.chunks])
         self.store.add(np.arange(len(self.chunks), dtype=np.int64), vectors)
 
+    def query_terms(self, question: str) -> list[str]:
+        return lemmas(question)
+
+    def unknown_names(self, question: str) -> list[str]:
+        """The baseline has no such check."""
+        return []
+
     def search(self, question: str, k: int = BASELINE_K, mode: str | None = None) -> list[Hit]:
         scores, ids = self.store.search(self.embedder.embed_query(question), BASELINE_K)
         return [

@@ -1,0 +1,114 @@
+"""A question in a chat: checks, queue, typing, streaming, the final cited answer with feedback buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from ..answer import Answer
+from ..errors import UsageError
+from . import texts
+from .formatting import answer_html, split_html
+from .state import chat_history, chat_lock, get_state
+from .streaming import AnswerStream, keep_typing
+
+log = logging.getLogger(__name__)
+
+_BARE_URL = re.compile(r"(?:https?://|www\.|tg://)\S+|\S+\.(?:ru|com|org|net|рф|io)(?:/\S*)?", re.IGNORECASE)
+
+
+def rejection(text: str, limit: int) -> str | None:
+    """A polite reply when `text` cannot be a question (empty, too long, no words, a bare link)."""
+    text = text.strip()
+    if not text:
+        return texts.EMPTY
+    if len(text) > limit:
+        return texts.TOO_LONG.format(length=f"{len(text):,}".replace(",", " "), limit=limit)
+    if not re.search(r"[^\W_]", text):
+        return texts.NO_WORDS
+    if all(_BARE_URL.fullmatch(word) for word in text.split()):
+        return texts.BARE_URL
+    return None
+
+
+def feedback_keyboard(answer_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
+    """👍 / 👎 under an answer; the chosen one is marked."""
+    buttons = [
+        InlineKeyboardButton(label + (" ✓" if chosen == value else ""), callback_data=f"fb:{answer_id}:{value}")
+        for label, value in (("👍", 1), ("👎", -1))
+    ]
+    return InlineKeyboardMarkup([buttons])
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Answer `question` in its chat, in order with the chat's other questions."""
+    state = get_state(context)
+    message = update.effective_message
+    assert message is not None
+    reason = rejection(question, state.settings.max_question_chars)
+    if reason:
+        await message.reply_text(reason)
+        return
+    wait = state.limiter.hit(update.effective_user.id if update.effective_user else 0)
+    if wait:
+        await message.reply_text(texts.RATE_LIMITED.format(seconds=wait))
+        return
+    history = chat_history(context, state.settings.history_turns)
+    async with chat_lock(context):
+        queued: Message | None = None
+        position = state.slots.position()
+        if position:
+            queued = await message.reply_text(texts.QUEUED.format(position=position))
+        async with state.slots.slot():
+            if queued is not None:
+                with contextlib.suppress(TelegramError):
+                    await queued.delete()
+            try:
+                answer, streamed = await _generate(message, question, list(history), context)
+            except UsageError as exc:
+                await message.reply_text(exc.message)
+                return
+        history.append(question)
+    user_id = update.effective_user.id if update.effective_user else None
+    answer_id = await asyncio.to_thread(state.feedback.record, answer, user_id, message.chat_id)
+    await send_answer(message, answer, feedback_keyboard(answer_id), replace=streamed)
+
+
+async def _generate(
+    message: Message, question: str, history: list[str], context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Answer, Message | None]:
+    """Run the pipeline off the event loop; (answer, the streamed preview message to replace, if any)."""
+    state = get_state(context)
+    typing = asyncio.create_task(keep_typing(message))
+    stream = AnswerStream(message, state.settings.telegram_stream_interval) if state.streams else None
+    try:
+        answer = await asyncio.to_thread(
+            state.pipeline.ask, question, history, on_delta=stream.feed if stream else None
+        )
+    finally:
+        typing.cancel()
+        preview = await stream.close() if stream else None
+    return answer, preview
+
+
+async def send_answer(
+    message: Message, answer: Answer, keyboard: InlineKeyboardMarkup, replace: Message | None = None
+) -> None:
+    """The final answer in HTML (split when long; buttons under the last part), replacing a streamed preview."""
+    parts = split_html(answer_html(answer))
+    for i, part in enumerate(parts):
+        markup = keyboard if i == len(parts) - 1 else None
+        if i == 0 and replace is not None:
+            try:
+                await replace.edit_text(part, parse_mode=ParseMode.HTML, reply_markup=markup)
+                continue
+            except BadRequest as exc:
+                log.info("could not replace the streamed preview (%s); sending the answer anew", exc)
+        await message.reply_text(part, parse_mode=ParseMode.HTML, reply_markup=markup)

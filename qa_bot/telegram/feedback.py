@@ -1,0 +1,105 @@
+"""Answers given in Telegram and the 👍/👎 they received, in SQLite (FEEDBACK_DB)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..answer import Answer
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    asked_at   TEXT NOT NULL,     -- ISO 8601, UTC
+    user_id    INTEGER,           -- who asked
+    chat_id    INTEGER,
+    question   TEXT NOT NULL,
+    answer     TEXT NOT NULL,
+    citations  TEXT NOT NULL,     -- JSON list of {n, doc_id, title, date, chunk_id, quote, score}
+    refused    INTEGER NOT NULL,  -- 1 when the documents held no answer
+    backend    TEXT,
+    notice     TEXT,
+    rating     INTEGER,           -- 1 = 👍, -1 = 👎, NULL = not rated
+    rated_by   INTEGER,
+    rated_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS answers_problems ON answers (rating, refused, id);
+"""
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    id: int
+    asked_at: str
+    user_id: int | None
+    chat_id: int | None
+    question: str
+    answer: str
+    citations: list[dict]
+    refused: bool
+    rating: int | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FeedbackStore:
+    """Every answer is recorded when sent; a button press sets its rating. Thread-safe (one connection a call)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
+            db.execute("PRAGMA journal_mode=WAL")
+            yield db
+
+    def record(self, answer: Answer, user_id: int | None, chat_id: int | None) -> int:
+        """Store an answer; returns its id (used in the buttons' callback data)."""
+        citations = json.dumps(answer.to_dict()["citations"], ensure_ascii=False)
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO answers (asked_at, user_id, chat_id, question, answer, citations, refused, backend, notice)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (_now(), user_id, chat_id, answer.question, answer.answer, citations, int(answer.refused),
+                 answer.backend, answer.notice),
+            )  # fmt: skip
+            return int(cursor.lastrowid or 0)
+
+    def rate(self, answer_id: int, rating: int, user_id: int | None) -> bool:
+        """Set 👍 (1) or 👎 (-1) on an answer; False when there is no such answer."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE answers SET rating = ?, rated_by = ?, rated_at = ? WHERE id = ?",
+                (rating, user_id, _now(), answer_id),
+            )
+            return cursor.rowcount > 0
+
+    def get(self, answer_id: int) -> FeedbackRow | None:
+        rows = self._select("WHERE id = ?", (answer_id,))
+        return rows[0] if rows else None
+
+    def problems(self, limit: int = 20) -> list[FeedbackRow]:
+        """The most recent answers rated 👎 or refused, newest first."""
+        return self._select("WHERE rating = -1 OR refused = 1 ORDER BY id DESC LIMIT ?", (limit,))
+
+    def _select(self, where: str, params: tuple) -> list[FeedbackRow]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, asked_at, user_id, chat_id, question, answer, citations, refused, rating FROM answers "
+                + where,
+                params,
+            ).fetchall()
+        return [
+            FeedbackRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), bool(r[7]), r[8]) for r in rows
+        ]

@@ -1,0 +1,59 @@
+"""What the handlers share, kept in `application.bot_data` and built once in `post_init`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.ext import ContextTypes
+
+from ..pipeline import Pipeline
+from ..settings import Settings
+from .feedback import FeedbackStore
+from .limits import AnswerSlots, RateLimiter
+
+STATE = "qa_bot"
+
+
+@dataclass
+class BotState:
+    settings: Settings
+    pipeline: Pipeline
+    feedback: FeedbackStore
+    limiter: RateLimiter
+    slots: AnswerSlots
+    #: one index update (upload, /reindex) at a time
+    index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def streams(self) -> bool:
+        """True when an LLM writes the answers (extractive answers arrive whole: nothing to stream)."""
+        return self.pipeline.backend()[0] is not None
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_user_ids
+
+    def is_allowed(self, user_id: int | None) -> bool:
+        allowed = self.settings.allowed_user_ids
+        return user_id is not None and (not allowed or user_id in allowed or self.is_admin(user_id))
+
+
+def get_state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.application.bot_data[STATE]
+
+
+def chat_history(context: ContextTypes.DEFAULT_TYPE, turns: int) -> deque[str]:
+    """The chat's recent questions, oldest first (per chat, in memory)."""
+    data: dict[str, Any] = context.chat_data if context.chat_data is not None else {}
+    history = data.get("history")
+    if history is None or history.maxlen != turns:
+        history = data["history"] = deque(history or (), maxlen=turns)
+    return history
+
+
+def chat_lock(context: ContextTypes.DEFAULT_TYPE) -> asyncio.Lock:
+    """Questions of one chat are answered in order, so each sees the history before it."""
+    data: dict[str, Any] = context.chat_data if context.chat_data is not None else {}
+    return data.setdefault("lock", asyncio.Lock())
