@@ -143,7 +143,18 @@ class CorpusGenerator:
         return None
 
     def _noun_lexicon(self, size: int) -> list[str]:
-        """Common nouns (lemmas) from the navec news vocabulary, in a seeded random order."""
+        """Common nouns (lemmas) from the navec news vocabulary, in a seeded random order (cached on disk)."""
+        cache = Path.home() / ".cache" / "qa_bot" / "bench" / f"nouns-{self.seed}-{size}-v1.txt"
+        if cache.exists():
+            return cache.read_text(encoding="utf-8").split()
+        out = self._parse_noun_lexicon(size)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text("\n".join(out), encoding="utf-8")
+        tmp.replace(cache)
+        return out
+
+    def _parse_noun_lexicon(self, size: int) -> list[str]:
         from navec import Navec
 
         from qa_bot.embed import navec_archive

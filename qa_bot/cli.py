@@ -256,6 +256,21 @@ def evaluate_cmd(settings: Settings, gold: Path, docs: tuple[Path, ...], backend
         click.echo(f"Report written to {report} (chart {chart})")
 
 
+@cli.command()
+@click.option("--webhook", metavar="URL", help="Receive updates at this public HTTPS URL instead of long polling.")
+@click.option("--listen", default="0.0.0.0", show_default=True, help="Webhook mode: address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True, help="Webhook mode: port.")
+@click.pass_obj
+@friendly
+def bot(settings: Settings, webhook: str | None, listen: str, port: int) -> None:
+    """Run the Telegram bot (TELEGRAM_BOT_TOKEN in .env); Ctrl-C stops it."""
+    from .telegram import check_token, run_bot
+
+    check_token(settings)
+    click.echo("Starting the Telegram bot: loading the index and models…", err=True)
+    run_bot(settings, webhook=webhook, listen=listen, port=port)
+
+
 def main() -> None:
     cli(prog_name="qa-bot")
 

@@ -170,6 +170,27 @@ def _prefixes(settings: Settings, model: SentenceTransformer) -> tuple[str, str]
     return query or "", passage or ""
 
 
+def _check_hub_reachable(name: str, cache: Path) -> None:
+    """Fail in seconds, not after minutes of retries, when a hub model is neither cached nor reachable."""
+    if Path(name).expanduser().exists():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(name, "config.json", cache_dir=str(cache)), str):
+        return
+    import httpx
+
+    try:
+        httpx.head(f"{constants.ENDPOINT}/api/models/{name}", timeout=5.0, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise EmbeddingModelError(
+            f"Cannot download the embedding model {name!r} (setting EMBEDDING_MODEL): "
+            f"{constants.ENDPOINT} is unreachable ({type(exc).__name__}).",
+            "Connect to the internet once to download it, point EMBEDDING_MODEL at a local folder, "
+            "or use EMBEDDING_MODEL=navec, which works offline.",
+        ) from exc
+
+
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder named by EMBEDDING_MODEL ("navec" or any sentence-transformers name or path)."""
     name = settings.embedding_model
@@ -177,12 +198,12 @@ def load_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(
             load_navec(settings), NAVEC, batch_size=settings.embedding_batch_size, preprocess=word_vector_text
         )
+    hub_cache = settings.models_dir / "hub"
+    _check_hub_reachable(name, hub_cache)
     try:
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(
-            name, device=settings.embedding_device, cache_folder=str(settings.models_dir / "hub")
-        )
+        model = SentenceTransformer(name, device=settings.embedding_device, cache_folder=str(hub_cache))
     except Exception as exc:  # hub errors, OSError, ValueError: all mean "cannot load this model"
         raise EmbeddingModelError(
             f"Cannot load the embedding model {name!r} (setting EMBEDDING_MODEL): {type(exc).__name__}: "

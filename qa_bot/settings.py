@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     hybrid_dense_weight: float = Field(0.35, ge=0.0, le=1.0)
     # A question is refused without calling the LLM when the best passage's relevance is below this
-    refusal_threshold: float = Field(0.34, ge=0.0, le=1.0)
+    refusal_threshold: float = Field(0.25, ge=0.0, le=1.0)
 
     # Questions
     max_question_chars: int = Field(1000, ge=20)

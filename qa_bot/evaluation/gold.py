@@ -37,7 +37,7 @@ def load_gold(path: Path) -> list[GoldItem]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"{path}:{number}"
+        where = f"{path}, line {number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:

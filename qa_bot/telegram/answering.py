@@ -41,7 +41,9 @@ def rejection(text: str, limit: int) -> str | None:
 def feedback_keyboard(answer_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
     """👍 / 👎 under an answer; the chosen one is marked."""
     buttons = [
-        InlineKeyboardButton(label + (" ✓" if chosen == value else ""), callback_data=f"fb:{answer_id}:{value}")
+        InlineKeyboardButton(
+            label + (" ✓" if chosen == value else ""), callback_data=f"fb:{answer_id}:{value}"
+        )
         for label, value in (("👍", 1), ("👎", -1))
     ]
     return InlineKeyboardMarkup([buttons])

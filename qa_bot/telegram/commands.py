@@ -73,7 +73,9 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for row in rows:
         mark = "👎" if row.rating == -1 else "∅"
         what = "нет ответа" if row.refused else esc(row.answer[:200])
-        lines.append(f"{mark} <b>{esc(row.question[:300])}</b>\n{row.asked_at[:16].replace('T', ' ')} — {what}")
+        lines.append(
+            f"{mark} <b>{esc(row.question[:300])}</b>\n{row.asked_at[:16].replace('T', ' ')} — {what}"
+        )
     await _reply_html(update, "\n\n".join(lines))
 
 

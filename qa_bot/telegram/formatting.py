@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable
 
 from ..answer import Answer
-from ..ingest import format_date
 from ..index import DocumentInfo
+from ..ingest import format_date
 
 MAX_MESSAGE = 4096  # Telegram's limit; we measure the HTML source in UTF-16 units, which is never less
 _TAG = re.compile(r"(<[^>]+>)")
@@ -69,7 +69,15 @@ def _break_score(piece: str, before: str, after: str, depth: int) -> float:
     """How good a place to cut this white space is (0: never)."""
     if not piece.isspace() or _CITATION_AHEAD.match(piece + after):
         return 0.0  # never separate a claim from its [n]
-    score = 4.0 if "\n\n" in piece else 3.0 if "\n" in piece else 2.0 if before.endswith((".", "!", "?", "»")) else 1.0
+    score = (
+        4.0
+        if "\n\n" in piece
+        else 3.0
+        if "\n" in piece
+        else 2.0
+        if before.endswith((".", "!", "?", "»"))
+        else 1.0
+    )
     return score + (1.0 if depth == 0 else 0.0)
 
 
@@ -113,7 +121,9 @@ def _cut(atoms: list[tuple[str, bool]], start: int, room: int, open_tags: list[s
         piece, is_tag = atoms[i]
         after_stack = stack
         if is_tag:
-            after_stack = stack[:-1] if piece.startswith("</") else stack if piece.endswith("/>") else [*stack, piece]
+            after_stack = (
+                stack[:-1] if piece.startswith("</") else stack if piece.endswith("/>") else [*stack, piece]
+            )
         if i > start and used + utf16_len(piece) + _closing_len(after_stack) > room:
             break
         if not is_tag:

@@ -13,7 +13,9 @@ from contextlib import asynccontextmanager
 class RateLimiter:
     """At most `per_window` questions per user in any sliding window of `window` seconds."""
 
-    def __init__(self, per_window: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_window: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.per_window = per_window
         self.window = window
         self.clock = clock

@@ -1,0 +1,145 @@
+"""The real Application (our builder, long polling) against a loopback Bot API, over a seed index."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_bot_api import Call, FakeBotApi
+
+from qa_bot.pipeline import Pipeline
+from qa_bot.settings import Settings
+from qa_bot.telegram.app import build_application, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT / "seeds"
+TOKEN = "123456789:AAHfakeTokenForTests_0123456789abcdef"
+ADMIN = 42
+OUTSIDER = 5555  # not in ALLOWED_USER_IDS
+ALLOWED = [*range(1000, 2000), 7]
+GROUP = -1001234567
+BUS_QUESTION = "Сколько автобусов МАЗ Беларусь поставит в Удмуртию?"
+BUS_DOC_TITLE = "Микроэлектроника, поставки пассажирской техники"  # the title of 000_efd8a1e6da840478
+
+
+def make_settings(root: Path, api_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "telegram_api_base_url": api_url,
+        "docs_dir": root / "docs",
+        "index_dir": root / "index",
+        "cache_dir": Path.home() / ".cache" / "qa_bot",  # the navec model built once per machine
+        "llm_backend": "extractive",
+        "feedback_db": root / "feedback.sqlite3",
+        "allowed_user_ids": ALLOWED,
+        "admin_user_ids": [ADMIN],
+        "rate_limit_per_minute": 5,
+        "max_concurrent_answers": 2,
+        "history_turns": 3,
+        "telegram_stream_interval": 0.2,
+    }
+    return Settings(_env_file=None, **(values | overrides))
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Documents and an index built once per session from seeds/."""
+    root = tmp_path_factory.mktemp("seed")
+    shutil.copytree(SEEDS, root / "docs")
+    Pipeline(make_settings(root, "http://unused/bot")).update()
+    return root
+
+
+def copy_collection(seed_index: Path, root: Path) -> Path:
+    """A private copy of the documents and index, for bots that change them."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(seed_index / "docs", root / "docs")
+    shutil.copytree(seed_index / "index", root / "index")
+    return root
+
+
+class RunningBot:
+    """The Application served by `qa_bot.telegram.app.serve` in a thread with its own event loop."""
+
+    def __init__(self, api: FakeBotApi, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+        self.app = build_application(settings)
+        self.error: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="bot", daemon=True)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            serve(self.app, stop_signals=None)
+        except BaseException as exc:  # noqa: BLE001 - reported by start()
+            self.error = exc
+
+    def start(self, timeout: float = 30.0) -> RunningBot:
+        self._thread.start()
+        self.api.wait_for(lambda: self.api.calls_of("getUpdates") or not self._thread.is_alive(), timeout)
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def stop(self) -> None:
+        if self.loop is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.app.stop_running)
+        self._thread.join(15)
+        assert not self._thread.is_alive(), "the bot did not stop"
+
+    @property
+    def state(self) -> Any:
+        return self.app.bot_data["qa_bot"]
+
+
+@contextmanager
+def running_bot(root: Path, **overrides: Any) -> Iterator[RunningBot]:
+    api = FakeBotApi(TOKEN).start()
+    bot = RunningBot(api, make_settings(root, api.base_url, **overrides))
+    try:
+        yield bot.start()
+    finally:
+        bot.stop()
+        api.stop()
+
+
+@pytest.fixture(scope="module")
+def bot(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    """One running bot for a test module (extractive answers); tests use their own users."""
+    root = copy_collection(seed_index, tmp_path_factory.mktemp("bot"))
+    with running_bot(root) as running:
+        yield running
+
+
+_users = itertools.count(1000)
+
+
+@pytest.fixture
+def user() -> int:
+    """A fresh allowed user id (so rate limits and history never leak between tests)."""
+    return next(_users)
+
+
+def ask(
+    api: FakeBotApi, user_id: int, text: str, chat_id: int | None = None, timeout: float = 10.0, **extra: Any
+) -> Call:
+    """Send a question and wait for the final answer (the message carrying the feedback buttons)."""
+    chat = chat_id or user_id
+    before = len(api.answers(chat))
+    api.send_text(user_id, text, chat_id, **extra)
+    return api.wait_answers(chat, before + 1, timeout)[-1]
+
+
+def reply_to(api: FakeBotApi, chat_id: int, before: int, timeout: float = 10.0) -> str:
+    """The text of the next plain sendMessage to `chat_id` after the first `before` ones."""
+    return api.wait_calls("sendMessage", chat_id, before + 1, timeout)[before].text

@@ -1,0 +1,112 @@
+"""Admins add documents by sending files; broken files change nothing; others are refused."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import docx
+import pytest
+from conftest import ADMIN, RunningBot, ask, copy_collection, running_bot
+
+from qa_bot.telegram import texts
+
+PENGUINS = """date 2025-11-03 В Ижевске откроется пингвинарий
+
+В Ижевске в декабре откроется первый в Удмуртии пингвинарий. В нём будут жить 35 пингвинов Гумбольдта.
+
+Строительство обошлось городу в 410 миллионов рублей, сообщили в мэрии.
+"""
+
+
+def docx_bytes() -> bytes:
+    document = docx.Document()
+    document.add_paragraph("Сарапульский завод выпустит электробусы для Ижевска")
+    document.add_paragraph("ИЖЕВСК, 5 ноября 2025 г. — РИА Новости. Сарапульский электрогенераторный завод "
+                           "в 2026 году выпустит 48 электробусов для Ижевска.")  # fmt: skip
+    document.add_paragraph("Первые машины выйдут на городские маршруты весной, сообщил директор завода.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def upload_bot(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    root = copy_collection(seed_index, tmp_path_factory.mktemp("upload_bot"))
+    with running_bot(root) as running:
+        yield running
+
+
+def _snapshot(bot: RunningBot) -> tuple[list[str], str, list[str]]:
+    """The documents folder, the index generation in use, and the indexed documents."""
+    settings = bot.settings
+    files = sorted(p.name for p in settings.docs_dir.iterdir())
+    current = (settings.index_dir / "CURRENT").read_text()
+    return files, current, sorted(bot.state.pipeline.index.documents)
+
+
+def _upload(bot: RunningBot, name: str, data: bytes, user_id: int = ADMIN) -> str:
+    """Send a file and wait for the bot's verdict (the reply after "Получил …")."""
+    before = len(bot.api.calls_of("sendMessage", user_id))
+    bot.api.send_document(user_id, name, data)
+    calls = bot.api.wait_for(
+        lambda: [c for c in bot.api.calls_of("sendMessage", user_id)[before:] if not c.text.startswith("Получил")],
+        timeout=30,
+    )
+    return calls[0].text
+
+
+def test_admin_uploads_a_txt_document_that_becomes_answerable(upload_bot: RunningBot) -> None:
+    verdict = _upload(upload_bot, "Пингвины (новость).txt", PENGUINS.encode())
+    assert verdict.startswith("Документ добавлен: <b>В Ижевске откроется пингвинарий</b> — 3 ноября 2025")
+    assert (upload_bot.settings.docs_dir / "Пингвины_новость.txt").read_bytes() == PENGUINS.encode()
+    answer = ask(upload_bot.api, ADMIN, "Сколько пингвинов будет жить в пингвинарии Ижевска?").text
+    assert "35" in answer.partition("<b>Источники:</b>")[0]
+    assert "[1] <b>В Ижевске откроется пингвинарий</b>" in answer
+
+
+def test_admin_uploads_a_docx_document_that_becomes_answerable(upload_bot: RunningBot) -> None:
+    verdict = _upload(upload_bot, "electrobus.docx", docx_bytes())
+    assert "Сарапульский завод выпустит электробусы для Ижевска" in verdict and "5 ноября 2025" in verdict
+    assert "electrobus" in upload_bot.state.pipeline.index.documents
+    answer = ask(upload_bot.api, ADMIN, "Сколько электробусов выпустит Сарапульский завод?").text
+    assert "48" in answer.partition("<b>Источники:</b>")[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "Не удалось прочитать «broken.pdf»"),
+        ("broken.docx", b"PK\x03\x04 not a zip archive", "Не удалось прочитать «broken.docx»"),
+        ("empty.txt", b"   \n\n  ", "Не удалось прочитать «empty.txt»"),
+        ("binary.txt", b"\x00\x01\x02\x03" * 100, "Не удалось прочитать «binary.txt»"),
+        ("setup.exe", b"MZ\x90\x00", "Файлы .exe я не читаю"),
+    ],
+    ids=["pdf", "docx", "empty", "binary", "exe"],
+)
+def test_a_file_that_cannot_be_parsed_is_rejected_and_nothing_changes(
+    upload_bot: RunningBot, name: str, data: bytes, expected: str
+) -> None:
+    before = _snapshot(upload_bot)
+    verdict = _upload(upload_bot, name, data)
+    assert verdict.startswith(expected)
+    if "Коллекция не изменилась" not in verdict:
+        assert "Подходят: .txt, .md" in verdict
+    assert _snapshot(upload_bot) == before
+
+
+def test_non_admins_cannot_upload(upload_bot: RunningBot, user: int) -> None:
+    before = _snapshot(upload_bot)
+    assert _upload(upload_bot, "mine.txt", PENGUINS.encode(), user_id=user) == texts.UPLOAD_REFUSED
+    assert _snapshot(upload_bot) == before
+
+
+def test_reindex_is_for_admins_and_rebuilds(upload_bot: RunningBot, user: int) -> None:
+    upload_bot.api.send_text(user, "/reindex")
+    assert upload_bot.api.wait_calls("sendMessage", user)[0].text == texts.ADMINS_ONLY
+    before = len(upload_bot.api.calls_of("sendMessage", ADMIN))
+    upload_bot.api.send_text(ADMIN, "/reindex")
+    done = upload_bot.api.wait_calls("sendMessage", ADMIN, before + 2, timeout=30)[before + 1].text
+    documents = len(upload_bot.state.pipeline.index.documents)
+    assert done.startswith(f"Готово: документов {documents}, фрагментов")
