@@ -121,9 +121,8 @@ class Answerer:
         started = time.perf_counter()
         text, notice = clean_question(question, self.settings.max_question_chars)
         notices = [n for n in (self.backend_notice, notice) if n]
-        history = [h for h in history if h and h.strip()][-self.settings.history_turns or None :]
-        if self.settings.history_turns == 0:
-            history = []
+        turns = self.settings.history_turns
+        history = [h for h in history if h and h.strip()][-turns:] if turns else []
         k = k or self.settings.top_k
 
         query, rewrite_notice = self._search_query(text, history)

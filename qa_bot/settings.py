@@ -91,10 +91,16 @@ class Settings(BaseSettings):
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("llamacpp_model_path", mode="before")
+    @field_validator("llamacpp_model_path", "telegram_api_base_url", "embedding_query_prefix",
+                     "embedding_passage_prefix", "llamacpp_threads", mode="before")  # fmt: skip
     @classmethod
-    def _empty_path_is_none(cls, value: object) -> object:
+    def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("docs_dir", "index_dir", "cache_dir", "feedback_db", "llamacpp_model_path")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @property
     def models_dir(self) -> Path:

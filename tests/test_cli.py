@@ -87,3 +87,17 @@ def test_console_script_end_to_end(tmp_path: Path, docs: Path) -> None:
     done = qa("ask", "--json", "На сколько вырос товарооборот Ульяновской области с Белоруссией?")
     assert done.returncode == 0, done.stderr
     assert "25-30" in json.loads(done.stdout)["answer"]
+
+
+def test_env_example_gives_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every setting in .env.example parses, and the file documents the defaults."""
+    from qa_bot.settings import Settings
+
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    example = (Path(__file__).parent.parent / ".env.example").read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(example, encoding="utf-8")
+    assert Settings() == Settings(_env_file=None)  # type: ignore[call-arg]
+    documented = {line.lstrip("# ").split("=")[0] for line in example.splitlines() if "=" in line}
+    assert {n.upper() for n in Settings.model_fields} <= documented
