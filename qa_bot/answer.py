@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .citations import REFUSAL, Citation, is_refusal, verify
-from .errors import LLMError, UsageError
+from .errors import LLMError, LLMModelMissingError, LLMTimeoutError, LLMUnavailableError, UsageError
 from .extractive import extract_answer
 from .ingest import format_date
 from .llm import LLMBackend, Message
@@ -40,7 +40,8 @@ class Answer:
     passages: list[Hit]
     backend: str
     timings_ms: dict[str, float] = field(default_factory=dict)
-    notice: str | None = None
+    notice: str | None = None  # for the person asking (Russian): why the answer looks the way it does
+    detail: str | None = None  # for the operator (CLI, logs, JSON): the technical reason and what to do
     search_query: str | None = None
     #: True when the final text is what was streamed to `on_delta` (an LLM answer that passed the checks)
     streamed: bool = False
@@ -65,6 +66,7 @@ class Answer:
             "backend": self.backend,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "notice": self.notice,
+            "detail": self.detail,
             "search_query": self.search_query,
         }
 
@@ -94,12 +96,12 @@ class Answerer:
         backend: LLMBackend | None,
         settings: Settings,
         *,
-        backend_notice: str | None = None,
+        fallback_reason: LLMError | None = None,
     ) -> None:
         self.retriever = retriever
         self.backend = backend
         self.settings = settings
-        self.backend_notice = backend_notice
+        self.fallback_reason = fallback_reason  # why LLM_BACKEND=auto answers without an LLM
 
     @property
     def backend_label(self) -> str:
@@ -116,11 +118,17 @@ class Answerer:
     ) -> Answer:
         """Answer `question` (earlier questions of the chat in `history`, oldest first).
 
-        `on_delta` receives the answer text as it is generated. Raises UsageError for an empty question.
+        `on_delta` receives the LLM's text as it is generated; with no generation (extractive answer,
+        refusal) it receives the whole answer once. When the LLM fails or cites nothing mid-stream, the
+        streamed text is abandoned: `Answer.streamed` is False and the final `Answer.answer` replaces it.
+        Raises UsageError for an empty question.
         """
         started = time.perf_counter()
         text, notice = clean_question(question, self.settings.max_question_chars)
-        notices = [n for n in (self.backend_notice, notice) if n]
+        notices = [n for n in (notice,) if n]
+        details = [str(self.fallback_reason)] if self.fallback_reason else []
+        if self.fallback_reason:
+            notices.insert(0, llm_failure_notice(self.fallback_reason))
         turns = self.settings.history_turns
         history = [h for h in history if h and h.strip()][-turns:] if turns else []
         k = k or self.settings.top_k
@@ -135,17 +143,18 @@ class Answerer:
             backend=self.backend_label, search_query=query if query != text else None,
         )  # fmt: skip
 
+        emitted = False  # whether on_delta already received LLM text
         unknown = self.retriever.unknown_names(query)
         if unknown:  # the question is about something no document mentions
             notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")
         elif not hits or hits[0].relevance < self.settings.refusal_threshold:
             pass  # nothing relevant enough: refuse without calling the LLM
         elif self.backend is not None:
-            self._generate(result, query, hits, notices, on_delta)
+            emitted = self._generate(result, query, hits, notices, details, on_delta)
         else:
             self._extract(result, text, hits, history)
-        if on_delta and not result.streamed:
-            on_delta(result.answer)
+        if on_delta and not result.streamed and not emitted:
+            on_delta(result.answer)  # nothing was streamed: deliver the whole answer as one piece
         done = time.perf_counter()
         result.timings_ms = {
             "retrieve": (retrieved - started) * 1000,
@@ -153,6 +162,7 @@ class Answerer:
             "total": (done - started) * 1000,
         }
         result.notice = " ".join(notices) or None
+        result.detail = " ".join(details) or None
         return result
 
     # -- steps -------------------------------------------------------------------------------
@@ -213,8 +223,10 @@ class Answerer:
         query: str,
         hits: list[Hit],
         notices: list[str],
+        details: list[str],
         on_delta: Callable[[str], None] | None,
-    ) -> None:
+    ) -> bool:
+        """Fill `result` from the LLM (or the extractive fallback); True when deltas were streamed."""
         assert self.backend is not None
         messages, used = self.build_messages(query, hits)
         pieces: list[str] = []
@@ -227,20 +239,22 @@ class Answerer:
                     on_delta(delta)
         except LLMError as exc:
             log.warning("LLM failed, answering extractively: %s", exc)
-            notices.append(f"LLM не ответила ({exc.message}); ответ составлен из цитат документов.")
+            notices.append(llm_failure_notice(exc))
+            details.append(str(exc))
             self._extract(result, query, hits, [])
-            return
+            return bool(pieces)
         raw = _tidy("".join(pieces))
         if is_refusal(raw) and not re.search(r"\[\d+\]", raw):
             result.answer, result.refused, result.citations = REFUSAL, True, []
-            return
+            return bool(pieces)
         text, citations = verify(raw, hits[:used])
         if not citations:
             notices.append("Ответ модели не опирался на источники, поэтому показан ответ из цитат документов.")
             self._extract(result, query, hits, [])
-            return
+            return bool(pieces)
         result.answer, result.refused, result.citations = text, False, citations
         result.streamed = bool(on_delta)
+        return bool(pieces)
 
     def _extract(self, result: Answer, question: str, hits: list[Hit], history: list[str]) -> None:
         found = extract_answer(
@@ -255,6 +269,19 @@ class Answerer:
         else:
             result.answer, result.citations = found
             result.refused = False
+
+
+def llm_failure_notice(exc: LLMError) -> str:
+    """A short Russian note for users; the details go to the log."""
+    if isinstance(exc, LLMTimeoutError):
+        why = "языковая модель не ответила вовремя"
+    elif isinstance(exc, LLMModelMissingError):
+        why = "языковая модель не установлена"
+    elif isinstance(exc, LLMUnavailableError):
+        why = "языковая модель недоступна"
+    else:
+        why = "языковая модель ответила с ошибкой"
+    return f"{why.capitalize()}, поэтому ответ составлен из цитат документов."
 
 
 def _tidy(text: str) -> str:

@@ -115,6 +115,8 @@ def format_answer(answer: Answer) -> str:
     if answer.notice:
         footer += f"; {answer.notice}"
     lines += ["", footer]
+    if answer.detail:
+        lines.append(f"  ({answer.detail})")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .answer import Answer, Answerer
 from .embed import Embedder, load_embedder
+from .errors import LLMError
 from .index import Index, IndexReport, update_index
 from .llm import LLMBackend, make_backend
 from .retrieve import Retriever
@@ -22,7 +23,7 @@ class Pipeline:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._backend_name = backend
-        self._backend: tuple[LLMBackend | None, str | None] | None = None
+        self._backend: tuple[LLMBackend | None, LLMError | None] | None = None
         self._index: Index | None = None
         self._answerer: Answerer | None = None
 
@@ -42,7 +43,7 @@ class Pipeline:
             self._index = index
         return self._index
 
-    def backend(self) -> tuple[LLMBackend | None, str | None]:
+    def backend(self) -> tuple[LLMBackend | None, LLMError | None]:
         if self._backend is None:
             self._backend = make_backend(self.settings, self._backend_name)
         return self._backend
@@ -50,11 +51,11 @@ class Pipeline:
     @property
     def answerer(self) -> Answerer:
         if self._answerer is None:
-            backend, notice = self.backend()
+            backend, reason = self.backend()
             retriever = Retriever(
                 self.index, self.embedder, mode=self.settings.retrieval_mode, dense_weight=self.settings.hybrid_dense_weight
             )
-            self._answerer = Answerer(retriever, backend, self.settings, backend_notice=notice)
+            self._answerer = Answerer(retriever, backend, self.settings, fallback_reason=reason)
         return self._answerer
 
     def warm_up(self) -> None:

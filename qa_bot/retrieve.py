@@ -82,11 +82,12 @@ class Retriever:
         return [self.term(w) for w in words(question) if w not in STOP_WORDS and lemma(w) not in STOP_WORDS]
 
     def unknown_names(self, question: str) -> list[str]:
-        """Proper names in the question (capitalised, not first) that no indexed document mentions."""
+        """Proper names in the question (capitalised, not starting a sentence) that no indexed document mentions."""
         out = []
         for m in _NAME.finditer(question):
             word = m.group()
-            first = question[: m.start()].strip(" «\"'(") == ""
+            before = question[: m.start()].rstrip(" «\"'(")
+            first = not before or before[-1] in ".!?…:"  # a sentence starts with a capital anyway
             if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
             if not self.index.lexical.knows(self.term(word.lower())):

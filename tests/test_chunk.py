@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SEEDS
+from support import SEEDS
 from qa_bot.chunk import chunk_document
 from qa_bot.ingest import ingest, parse_document
 from qa_bot.text import sentences

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import UDMURTIA, ULYANOVSK
+from support import UDMURTIA, ULYANOVSK
 from qa_bot.cli import cli
 
 

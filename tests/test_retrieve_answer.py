@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DISTRACTORS, LOOKALIKES, UDMURTIA, ULYANOVSK, make_settings
+from support import DISTRACTORS, LOOKALIKES, UDMURTIA, ULYANOVSK, make_settings
 from qa_bot.answer import Answerer
 from qa_bot.citations import REFUSAL
 from qa_bot.embed import Embedder

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answer import Answerer
-from ..errors import UsageError
+from ..errors import LLMError, UsageError
 from ..ingest import ingest
 from ..llm import LLMBackend, make_backend
 from ..pipeline import Pipeline
@@ -121,21 +121,21 @@ def evaluate(
         pipeline = Pipeline(local)
         pipeline.update(list(folders))
         retriever = Retriever(pipeline.index, pipeline.embedder, dense_weight=local.hybrid_dense_weight)
-        made: list[tuple[str, LLMBackend | None, str | None]] = []
+        made: list[tuple[str, LLMBackend | None, LLMError | None]] = []
         for name in backends:
-            backend, notice = make_backend(local, name)
-            made.append((name, backend, notice))
+            backend, reason = make_backend(local, name)
+            made.append((name, backend, reason))
         base = BaselineRetriever(ingest(folders).documents, pipeline.embedder()) if baseline else None
         runs_total = len(made) * (len(modes) + (1 if base else 0)) * len(gold)
         if on_total:
             on_total(runs_total)
         tick = (lambda: progress(1)) if progress else None
         results: list[RunResult] = []
-        for name, backend, notice in made:
-            answerer = Answerer(retriever, backend, local, backend_notice=notice)
+        for name, backend, reason in made:
+            answerer = Answerer(retriever, backend, local, fallback_reason=reason)
             for mode in modes:
                 results.append(run_one(f"{mode}/{name}", answerer, retriever, mode, gold, tick))
             if base is not None:
-                plain = Answerer(base, backend, local, backend_notice=notice)  # type: ignore[arg-type]
+                plain = Answerer(base, backend, local, fallback_reason=reason)  # type: ignore[arg-type]
                 results.append(run_one(f"{BASELINE}/{name}", plain, base, BASELINE, gold, tick))
         return results

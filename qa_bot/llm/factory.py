@@ -11,8 +11,8 @@ from .base import LLMBackend
 log = logging.getLogger(__name__)
 
 
-def make_backend(settings: Settings, name: str | None = None) -> tuple[LLMBackend | None, str | None]:
-    """(backend or None for extractive answers, a notice for the user when `auto` fell back).
+def make_backend(settings: Settings, name: str | None = None) -> tuple[LLMBackend | None, LLMError | None]:
+    """(backend or None for extractive answers, why `auto` fell back to extractive answers).
 
     Raises LLMError when a backend was asked for explicitly and cannot run.
     """
@@ -29,7 +29,7 @@ def make_backend(settings: Settings, name: str | None = None) -> tuple[LLMBacken
             backend.check()
         except LLMError as exc:
             log.info("LLM_BACKEND=auto: %s Using extractive answers.", exc)
-            return None, f"LLM недоступна ({exc.message}); ответ составлен из цитат документов."
+            return None, exc
         return backend, None
     if name == "llamacpp":
         from .llamacpp_backend import LlamaCppBackend, default_gguf

@@ -7,12 +7,14 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import LLMError, LLMUnavailableError
 from .base import LLMBackend, Message
 
 log = logging.getLogger(__name__)
 INSTALL_HINT = "Install the extra: pip install 'qa-bot[llamacpp]' (compiles llama.cpp, about 6 minutes)."
+_LOAD_LOCK = threading.Lock()
 
 
 def default_gguf(cache_dir: Path) -> Path:
@@ -31,29 +33,82 @@ def default_gguf(cache_dir: Path) -> Path:
     return target
 
 
+def _built_with_amx() -> bool:
+    """True when this llama.cpp build uses Intel AMX kernels (a build with -march=native on a Xeon)."""
+    from llama_cpp import llama_cpp as lib
+
+    return b"AMX_INT8 = 1" in lib.llama_print_system_info()
+
+
+def load_llama(model_path: Path, **kwargs: Any) -> Any:
+    """`llama_cpp.Llama(model_path, **kwargs)`, without the AMX weight buffers on builds that have them.
+
+    llama.cpp's AMX matrix multiplication segfaults the whole process on Sapphire Rapids CPUs
+    with Q4_K models (ggml-org/llama.cpp#20824, open). Turning off the "extra buffer types"
+    (weight repacking) keeps the weights in plain CPU buffers: slower prompt processing, no crash.
+    llama-cpp-python does not expose that switch, so the default model parameters are wrapped
+    for the duration of the load.
+    """
+    from llama_cpp import Llama
+    from llama_cpp import llama_cpp as lib
+
+    if not _built_with_amx():
+        return Llama(model_path=str(model_path), **kwargs)
+    with _LOAD_LOCK:
+        default_params = lib.llama_model_default_params
+
+        def params_without_extra_buffers():
+            params = default_params()
+            params.use_extra_bufts = False
+            return params
+
+        lib.llama_model_default_params = params_without_extra_buffers
+        try:
+            return Llama(model_path=str(model_path), **kwargs)
+        finally:
+            lib.llama_model_default_params = default_params
+
+
 class LlamaCppBackend(LLMBackend):
     name = "llamacpp"
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, threads: int | None = None) -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401
         except ImportError as exc:
             raise LLMUnavailableError("llama-cpp-python is not installed.", INSTALL_HINT) from exc
         if not model_path.is_file():
             raise LLMUnavailableError(
-                f"GGUF model not found: {model_path} (setting LLAMACPP_MODEL_PATH).", "Point it at a .gguf file."
+                f"GGUF model not found: {model_path} (setting LLAMACPP_MODEL_PATH).",
+                "Point it at a .gguf file.",
             )
+        # One thread per physical core (llama.cpp's advice): its OpenMP workers spin while they wait,
+        # so a thread per logical CPU is several times slower on a busy or hyper-threaded machine.
+        threads = threads or max(1, (os.cpu_count() or 2) // 2)
         try:
-            self.llm = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=threads or max(1, (os.cpu_count() or 2)),
-                verbose=False,
+            self.llm = load_llama(
+                model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
             )
         except (ValueError, RuntimeError) as exc:
-            raise LLMUnavailableError(f"llama.cpp cannot load {model_path}: {exc}", "Check that it is a GGUF file.") from exc
+            raise LLMUnavailableError(
+                f"llama.cpp cannot load {model_path}: {exc}", "Check that it is a GGUF file."
+            ) from exc
         self.model_path = model_path
         self.context_window = n_ctx
+        # A GGUF without a chat template makes llama-cpp-python fall back to the Llama 2 format,
+        # which Gemma does not understand; its "gemma" format drops system messages, so the system
+        # prompt goes into the first user turn, as Gemma's own template does.
+        self._merge_system = False
+        if "tokenizer.chat_template" not in self.llm.metadata:
+            if self.llm.metadata.get("general.architecture", "").startswith("gemma"):
+                self.llm.chat_format = "gemma"
+                self._merge_system = True
+            else:
+                log.warning(
+                    "%s has no chat template; llama.cpp falls back to %s.",
+                    model_path.name,
+                    self.llm.chat_format,
+                )
         self._lock = threading.Lock()  # one Llama context: one generation at a time
 
     @property
@@ -63,11 +118,23 @@ class LlamaCppBackend(LLMBackend):
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def chat_messages(self, messages: list[Message]) -> list[Message]:
+        """The messages as the model's chat format takes them."""
+        if not self._merge_system:
+            return list(messages)
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        rest = [dict(m) for m in messages if m["role"] != "system"]
+        if system and rest and rest[0]["role"] == "user":
+            rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+        elif system:
+            rest.insert(0, {"role": "user", "content": system})
+        return rest  # type: ignore[return-value]
+
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         with self._lock:
             try:
                 parts = self.llm.create_chat_completion(
-                    messages=list(messages),  # type: ignore[arg-type]
+                    messages=self.chat_messages(messages),  # type: ignore[arg-type]
                     stream=True,
                     temperature=temperature,
                     max_tokens=max_tokens,
@@ -77,5 +144,7 @@ class LlamaCppBackend(LLMBackend):
                     delta = part["choices"][0].get("delta", {}).get("content")  # type: ignore[index]
                     if delta:
                         yield delta
-            except ValueError as exc:  # e.g. the prompt exceeds the context window
-                raise LLMError(f"llama.cpp could not generate: {exc}", "Lower TOP_K or raise LLAMACPP_N_CTX.") from exc
+            except (ValueError, RuntimeError) as exc:  # the prompt exceeds the context window; decode failed
+                raise LLMError(
+                    f"llama.cpp could not generate: {exc}", "Lower TOP_K or raise LLAMACPP_N_CTX."
+                ) from exc

@@ -19,7 +19,9 @@ MAX_CTX = 32768
 class OllamaBackend(LLMBackend):
     name = "ollama"
 
-    def __init__(self, host: str, model: str, *, timeout: float = 120.0, client: ollama.Client | None = None) -> None:
+    def __init__(
+        self, host: str, model: str, *, timeout: float = 120.0, client: ollama.Client | None = None
+    ) -> None:
         self.host = host
         self.model = model
         self.timeout = timeout
@@ -35,19 +37,25 @@ class OllamaBackend(LLMBackend):
         return int(min(MAX_CTX, max(MIN_CTX, math.ceil(needed / 1024) * 1024)))
 
     def stream(self, messages: list[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
-        options = {"temperature": temperature, "num_ctx": self.num_ctx(messages, max_tokens), "num_predict": max_tokens}
+        options = {
+            "temperature": temperature,
+            "num_ctx": self.num_ctx(messages, max_tokens),
+            "num_predict": max_tokens,
+        }
         try:
-            for part in self.client.chat(model=self.model, messages=list(messages), stream=True, options=options):
+            for part in self.client.chat(
+                model=self.model, messages=list(messages), stream=True, options=options
+            ):
                 text = part.message.content if part.message else ""
                 if text:
                     yield text
-        except Exception as exc:  # noqa: BLE001 - translated into one of our errors below
+        except Exception as exc:
             raise self._translate(exc) from exc
 
     def check(self) -> None:
         try:
             listed = self.client.list()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._translate(exc) from exc
         names = {m.model for m in listed.models if m.model}
         wanted = {self.model, f"{self.model}:latest"}
@@ -55,26 +63,35 @@ class OllamaBackend(LLMBackend):
             raise self._missing()
 
     def _missing(self) -> LLMModelMissingError:
+        # the command goes into the message itself: notices for chat users show only the message
         return LLMModelMissingError(
-            f"The Ollama model {self.model!r} (setting OLLAMA_MODEL) is not pulled on {self.host}.",
-            f"Run: ollama pull {self.model}",
+            f"The Ollama model {self.model!r} (setting OLLAMA_MODEL) is not pulled on {self.host}: "
+            f"run `ollama pull {self.model}`.",
+            "Or set OLLAMA_MODEL to a model listed by `ollama list`.",
         )
 
     def _translate(self, exc: Exception) -> LLMError:
         if isinstance(exc, LLMError):
             return exc
+        if isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout)):
+            return LLMUnavailableError(
+                f"Ollama is not reachable at {self.host} (setting OLLAMA_HOST).",
+                "Start it with `ollama serve`, fix OLLAMA_HOST, or set LLM_BACKEND=extractive.",
+            )
         if isinstance(exc, httpx.TimeoutException):
             return LLMTimeoutError(
-                f"Ollama at {self.host} did not answer within {self.timeout:.0f} s.",
+                f"Ollama at {self.host} did not answer within {self.timeout:.0f} s (setting LLM_TIMEOUT).",
                 "Try again, use a smaller model, or raise LLM_TIMEOUT.",
             )
         if isinstance(exc, ollama.ResponseError):
             if exc.status_code == 404 or "not found" in str(exc.error).lower():
                 return self._missing()
-            return LLMError(f"Ollama returned an error ({exc.status_code}): {exc.error}", "Check the Ollama server log.")
-        if isinstance(exc, (ConnectionError, httpx.TransportError)):
-            return LLMUnavailableError(
-                f"Ollama is not reachable at {self.host} (setting OLLAMA_HOST).",
-                "Start it with `ollama serve`, fix OLLAMA_HOST, or set LLM_BACKEND=extractive.",
+            return LLMError(
+                f"Ollama returned an error ({exc.status_code}): {exc.error}", "Check the Ollama server log."
+            )
+        if isinstance(exc, httpx.TransportError):  # the server was reached but the answer broke off
+            return LLMError(
+                f"The connection to Ollama at {self.host} broke while it was answering ({type(exc).__name__}).",
+                "Try again; if it repeats, check the Ollama server log.",
             )
         return LLMError(f"Ollama failed: {type(exc).__name__}: {exc}", "Check the Ollama server log.")

@@ -20,16 +20,19 @@ from .state import chat_history, chat_lock, get_state
 from .streaming import AnswerStream, keep_typing
 
 log = logging.getLogger(__name__)
+# Seconds of waiting for a free answer slot before the user is told about the queue (short waits are not worth
+# two Bot API calls, the notice and its deletion, under Telegram's flood limits)
+QUEUE_NOTICE_AFTER = 2.0
 
 _BARE_URL = re.compile(r"(?:https?://|www\.|tg://)\S+|\S+\.(?:ru|com|org|net|рф|io)(?:/\S*)?", re.IGNORECASE)
 
 
 def rejection(text: str, limit: int) -> str | None:
-    """A polite reply when `text` cannot be a question (empty, too long, no words, a bare link)."""
+    """A polite reply when `text` cannot be a question (empty, far too long, no words, a bare link)."""
     text = text.strip()
     if not text:
         return texts.EMPTY
-    if len(text) > limit:
+    if len(text) > 2 * limit:  # up to twice the limit, the pipeline cuts the question and says so
         return texts.TOO_LONG.format(length=f"{len(text):,}".replace(",", " "), limit=limit)
     if not re.search(r"[^\W_]", text):
         return texts.NO_WORDS
@@ -62,25 +65,38 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     if wait:
         await message.reply_text(texts.RATE_LIMITED.format(seconds=wait))
         return
-    history = chat_history(context, state.settings.history_turns)
     async with chat_lock(context):
-        queued: Message | None = None
-        position = state.slots.position()
-        if position:
-            queued = await message.reply_text(texts.QUEUED.format(position=position))
-        async with state.slots.slot():
-            if queued is not None:
-                with contextlib.suppress(TelegramError):
-                    await queued.delete()
-            try:
-                answer, streamed = await _generate(message, question, list(history), context)
-            except UsageError as exc:
-                await message.reply_text(exc.message)
-                return
-        history.append(question)
+        result = await _in_turn(message, question, context)
+    if result is None:
+        return
+    answer, preview = result
     user_id = update.effective_user.id if update.effective_user else None
     answer_id = await asyncio.to_thread(state.feedback.record, answer, user_id, message.chat_id)
-    await send_answer(message, answer, feedback_keyboard(answer_id), replace=streamed)
+    await send_answer(message, answer, feedback_keyboard(answer_id), replace=preview)
+
+
+async def _in_turn(
+    message: Message, question: str, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Answer, Message | None] | None:
+    """Wait for an answer slot (telling the user when the queue is long), answer, remember the question."""
+    state = get_state(context)
+    history = chat_history(context, state.settings.history_turns)
+    queued: list[Message] = []
+
+    async def tell_queued(position: int) -> None:
+        queued.append(await message.reply_text(texts.QUEUED.format(position=position)))
+
+    async with state.slots.slot(tell_queued, QUEUE_NOTICE_AFTER):
+        for notice in queued:
+            with contextlib.suppress(TelegramError):
+                await notice.delete()
+        try:
+            result = await _generate(message, question, list(history), context)
+        except UsageError as exc:
+            await message.reply_text(exc.message)
+            return None
+    history.append(question)
+    return result
 
 
 async def _generate(

@@ -138,6 +138,8 @@ def run_bot(
             )
     pipeline = Pipeline(settings)
     pipeline.index  # noqa: B018 - a missing index is reported before connecting to Telegram
+    ours = logging.getLogger(__package__)  # a service says when it is ready and what admins changed
+    ours.setLevel(min(ours.getEffectiveLevel(), logging.INFO))
     serve(build_application(settings, pipeline), webhook=webhook, listen=listen, port=port)
 
 

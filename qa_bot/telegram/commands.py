@@ -71,7 +71,7 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     lines = [texts.FEEDBACK_HEADER.format(count=len(rows))]
     for row in rows:
-        mark = "👎" if row.rating == -1 else "∅"
+        mark = "👎" if row.rating == -1 else "❔"
         what = "нет ответа" if row.refused else esc(row.answer[:200])
         lines.append(
             f"{mark} <b>{esc(row.question[:300])}</b>\n{row.asked_at[:16].replace('T', ' ')} — {what}"

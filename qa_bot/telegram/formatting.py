@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from ..answer import Answer
 from ..index import DocumentInfo
 from ..ingest import format_date
+from . import texts
 
 MAX_MESSAGE = 4096  # Telegram's limit; we measure the HTML source in UTF-16 units, which is never less
 _TAG = re.compile(r"(<[^>]+>)")
@@ -31,6 +32,8 @@ def answer_html(answer: Answer) -> str:
     blocks = [esc(answer.answer)]
     if answer.notice:
         blocks.append(f"<i>{esc(answer.notice)}</i>")
+    if answer.refused:
+        blocks.append(esc(texts.REFUSED_HINT))
     if answer.citations:
         lines = ["<b>Источники:</b>"]
         for c in answer.citations:

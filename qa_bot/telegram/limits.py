@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 
@@ -52,13 +52,35 @@ class AnswerSlots:
         return self.waiting + 1 if self._semaphore.locked() or self.waiting else 0
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        self.waiting += 1
-        try:
-            await self._semaphore.acquire()
-        finally:
-            self.waiting -= 1
+    async def slot(
+        self, on_queued: Callable[[int], Awaitable[None]] | None = None, notice_after: float = 0.0
+    ) -> AsyncIterator[None]:
+        """Hold a slot; `on_queued(position)` is awaited when the wait lasts longer than `notice_after` s."""
+        position = self.position()
+        if position:
+            await self._wait(position, on_queued, notice_after)
+        else:
+            await self._semaphore.acquire()  # a slot is free: no waiting
         try:
             yield
         finally:
             self._semaphore.release()
+
+    async def _wait(
+        self, position: int, on_queued: Callable[[int], Awaitable[None]] | None, notice_after: float
+    ) -> None:
+        self.waiting += 1
+        acquire = asyncio.ensure_future(self._semaphore.acquire())
+        try:
+            if on_queued is not None:
+                done, _ = await asyncio.wait({acquire}, timeout=notice_after)
+                if not done:
+                    await on_queued(position)
+            await acquire
+        except BaseException:
+            if acquire.done() and not acquire.cancelled():
+                self._semaphore.release()
+            acquire.cancel()
+            raise
+        finally:
+            self.waiting -= 1

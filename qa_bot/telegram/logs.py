@@ -22,7 +22,10 @@ def _make_record(factory: Any) -> Any:
         record = factory(*args, **kwargs)
         if not _secrets:
             return record
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):  # a malformed log call: logging reports it when emitted
+            return record
         if any(s in message for s in _secrets):
             record.msg, record.args = _redact(message), None
         if record.exc_info and record.exc_info[1] is not None:

@@ -14,11 +14,13 @@ from .formatting import MAX_MESSAGE
 
 log = logging.getLogger(__name__)
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for 5 s
+TYPING_AFTER = 0.25  # an answer ready sooner never shows "typing…": save the request (flood limits)
 CURSOR = " …"
 
 
 async def keep_typing(message: Message) -> None:
-    """Send "typing…" until cancelled."""
+    """Send "typing…" (from TYPING_AFTER seconds on) until cancelled."""
+    await asyncio.sleep(TYPING_AFTER)
     while True:
         with contextlib.suppress(TelegramError):
             await message.chat.send_action(ChatAction.TYPING)

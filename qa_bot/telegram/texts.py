@@ -57,8 +57,8 @@ UPLOAD_ONLY_PRIVATE = "Документы принимаю только в ли�
 UPLOAD_BAD_TYPE = "Файлы {suffix} я не читаю. Подходят: {supported}."
 UPLOAD_TOO_BIG = "Файл слишком большой ({size} МБ). Предел — {limit} МБ."
 UPLOAD_RECEIVED = "Получил «{name}», читаю и индексирую…"
-UPLOAD_UNREADABLE = "Не удалось прочитать «{name}»: {reason}\nКоллекция не изменилась."
-UPLOAD_FAILED = "Не удалось проиндексировать «{name}»: {reason}\nКоллекция не изменилась."
+UPLOAD_UNREADABLE = "Не удалось прочитать «{name}», коллекция не изменилась.\nПричина: {reason}"
+UPLOAD_FAILED = "Не удалось проиндексировать «{name}», коллекция не изменилась.\nПричина: {reason}"
 UPLOAD_DONE = (
     "Документ {action}: <b>{title}</b> — {date}, фрагментов: {chunks}.\n"
     "Файл: <code>{file}</code>. По нему уже можно задавать вопросы."
@@ -66,6 +66,7 @@ UPLOAD_DONE = (
 REINDEX_STARTED = "Переиндексирую все документы…"
 REINDEX_DONE = "Готово: документов {documents}, фрагментов {chunks}, за {seconds:.1f} с."
 REINDEX_FAILED = "Переиндексация не удалась: {reason}"
+REFUSED_HINT = "Попробуйте спросить иначе или посмотрите, какие документы у меня есть: /sources"
 FEEDBACK_EMPTY = "Пока нет ни 👎, ни вопросов без ответа."
 FEEDBACK_HEADER = "<b>Последние 👎 и вопросы без ответа ({count}):</b>"
 

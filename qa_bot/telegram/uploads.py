@@ -114,7 +114,8 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     try:
         await asyncio.to_thread(check_document, data, name)
     except DocumentsError as exc:
-        await message.reply_text(texts.UPLOAD_UNREADABLE.format(name=name, reason=str(exc)))
+        reason = str(exc).removeprefix(f"{name}: ")
+        await message.reply_text(texts.UPLOAD_UNREADABLE.format(name=name, reason=reason))
         return
     async with state.index_lock:
         await _add(update, context, data, name)

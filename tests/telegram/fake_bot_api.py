@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 T = TypeVar("T")
-STRUCTURED = {"reply_markup", "commands", "reply_parameters", "link_preview_options", "scope", "allowed_updates"}
+STRUCTURED = {
+    "reply_markup",
+    "commands",
+    "reply_parameters",
+    "link_preview_options",
+    "scope",
+    "allowed_updates",
+}
 HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "blockquote",
              "span", "tg-spoiler", "tg-emoji"}  # fmt: skip
 ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
@@ -124,7 +131,12 @@ class FakeBotApi:
     # -- injecting updates --------------------------------------------------------------------
 
     def user(self, user_id: int) -> dict:
-        return {"id": user_id, "is_bot": False, "first_name": f"Пользователь {user_id}", "language_code": "ru"}
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"Пользователь {user_id}",
+            "language_code": "ru",
+        }
 
     def chat(self, chat_id: int) -> dict:
         if chat_id > 0:
@@ -197,7 +209,9 @@ class FakeBotApi:
                 self._cond.wait(left)
 
     def wait_calls(self, method: str, chat_id: int, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        return self.wait_for(lambda: (found := self.calls_of(method, chat_id))[count - 1 :] and found, timeout)
+        return self.wait_for(
+            lambda: (found := self.calls_of(method, chat_id))[count - 1 :] and found, timeout
+        )
 
     def answers(self, chat_id: int) -> list[Call]:
         """Final answers: messages sent to the chat with the feedback buttons under them."""
@@ -325,7 +339,7 @@ def _handler(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
@@ -341,26 +355,34 @@ def _handler(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, payload: dict) -> None:
             self._reply(status, json.dumps(payload, ensure_ascii=False).encode())
 
-        def do_GET(self) -> None:  # noqa: N802
-            prefix = f"/file/bot{api.token}/"
-            data = api.download(unquote(self.path[len(prefix) :])) if self.path.startswith(prefix) else None
+        def do_GET(self) -> None:
+            path, prefix = unquote(urlparse(self.path).path), f"/file/bot{api.token}/"
+            data = api.download(path[len(prefix) :]) if path.startswith(prefix) else None
             if data is None:
                 self._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             else:
                 self._reply(200, data, "application/octet-stream")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             m = re.fullmatch(r"/bot([^/]+)/(\w+)", urlparse(self.path).path)
             if not m or m.group(1) != api.token:
                 self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 return
             kind = self.headers.get("Content-Type", "")
-            params = json.loads(body or "{}") if "json" in kind else _decode(parse_qs(body, keep_blank_values=True))
+            params = (
+                json.loads(body or "{}")
+                if "json" in kind
+                else _decode(parse_qs(body, keep_blank_values=True))
+            )
             try:
                 result = api.handle(m.group(2), params)
             except ApiError as exc:
-                payload: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+                payload: dict[str, Any] = {
+                    "ok": False,
+                    "error_code": exc.code,
+                    "description": exc.description,
+                }
                 if exc.retry_after is not None:
                     payload["parameters"] = {"retry_after": exc.retry_after}
                 self._json(exc.code, payload)

@@ -5,12 +5,43 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 
 import pytest
-from conftest import ADMIN, BUS_DOC_TITLE, BUS_QUESTION, GROUP, OUTSIDER, RunningBot, ask, reply_to
+from botkit import (
+    ADMIN,
+    BUS_DOC_TITLE,
+    BUS_QUESTION,
+    GROUP,
+    OUTSIDER,
+    RunningBot,
+    ask,
+    copy_collection,
+    new_user,
+    reply_to,
+    running_bot,
+    seed_index,
+)
 from fake_bot_api import ApiError
 
 from qa_bot.telegram import texts
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    """One running bot for this module (extractive answers); every test uses its own users."""
+    root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("bot"))
+    with running_bot(root) as running:
+        yield running
+
+
+@pytest.fixture
+def user() -> int:
+    return new_user()
+
+
+STICKER = {"file_id": "s1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
+           "is_animated": False, "is_video": False}  # fmt: skip
 
 
 def test_commands_are_registered_with_telegram(bot: RunningBot) -> None:
@@ -48,9 +79,17 @@ def test_question_is_answered_with_citations_from_the_right_document(bot: Runnin
     assert f"[1] <b>{BUS_DOC_TITLE}" in sources and "2 октября 2025" in sources
     assert "<blockquote>«" in sources and "120 автобусов МАЗ" in sources
     assert call.params["parse_mode"] == "HTML"
-    assert bot.api.calls_of("sendChatAction", user)[0].params["action"] == "typing"
     assert [b["text"] for b in call.buttons] == ["👍", "👎"]
-    assert not bot.api.calls_of("sendMessageDraft", user)  # extractive answers arrive whole: nothing to stream
+    # extractive answers arrive whole: nothing to stream
+    assert not bot.api.calls_of("sendMessageDraft", user)
+
+
+def test_a_long_question_is_cut_with_a_notice_in_italics(bot: RunningBot, user: int) -> None:
+    question = BUS_QUESTION.rstrip("?") + ", если можно," + " очень" * 180 + " подробно?"
+    assert bot.settings.max_question_chars < len(question) < 2 * bot.settings.max_question_chars
+    answer = ask(bot.api, user, question).text
+    assert f"<i>Вопрос слишком длинный ({len(question)} символов)" in answer
+    assert "120" in answer.partition("<b>Источники:</b>")[0]
 
 
 def test_two_users_asking_at_once_are_both_answered(bot: RunningBot, user: int) -> None:
@@ -76,15 +115,19 @@ def test_follow_up_uses_the_chat_history_and_new_forgets_it(bot: RunningBot, use
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ({"sticker": {"file_id": "s1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
-                      "is_animated": False, "is_video": False}}, texts.NON_TEXT["sticker"]),  # fmt: skip
-        ({"photo": [{"file_id": "p1", "file_unique_id": "p1", "width": 90, "height": 90}]}, texts.NON_TEXT["photo"]),
+        ({"sticker": STICKER}, texts.NON_TEXT["sticker"]),
+        (
+            {"photo": [{"file_id": "p1", "file_unique_id": "p1", "width": 90, "height": 90}]},
+            texts.NON_TEXT["photo"],
+        ),
         ({"voice": {"file_id": "v1", "file_unique_id": "v1", "duration": 3}}, texts.NON_TEXT["voice"]),
         ({"location": {"latitude": 56.85, "longitude": 53.2}}, texts.NON_TEXT_DEFAULT),
     ],
     ids=["sticker", "photo", "voice", "location"],
 )
-def test_non_text_messages_get_a_polite_reply(bot: RunningBot, user: int, content: dict, expected: str) -> None:
+def test_non_text_messages_get_a_polite_reply(
+    bot: RunningBot, user: int, content: dict, expected: str
+) -> None:
     bot.api.send(user, **content)
     assert reply_to(bot.api, user, 0) == expected
     assert not bot.api.answers(user)
@@ -133,11 +176,12 @@ def test_group_answers_only_when_mentioned_or_replied_to(bot: RunningBot, user: 
     assert "120" in mentioned.text
     assert len(bot.api.answers(GROUP)) == 1
     bot_message = bot.api.result_of(mentioned)
-    replied = ask(bot.api, user, "Кто министр экономики Удмуртии?", chat_id=GROUP, reply_to_message=bot_message)
+    replied = ask(
+        bot.api, user, "Кто министр экономики Удмуртии?", chat_id=GROUP, reply_to_message=bot_message
+    )
     assert "Слугина" in replied.text
     assert replied.params["reply_parameters"]["message_id"] > 0  # answers quote the question in groups
-    bot.api.send(user, chat_id=GROUP, sticker={"file_id": "s", "file_unique_id": "s", "type": "regular",
-                                               "width": 1, "height": 1, "is_animated": False, "is_video": False})  # fmt: skip
+    bot.api.send(user, chat_id=GROUP, sticker=STICKER)
     time.sleep(0.3)
     assert len(bot.api.calls_of("sendMessage", GROUP)) == 2  # the sticker was not addressed: no reply
 
@@ -178,7 +222,9 @@ def test_flood_control_retry_after_is_waited_out(bot: RunningBot, user: int) -> 
 def test_an_error_is_logged_with_the_update_id_and_answered_politely(
     bot: RunningBot, user: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot.api.fail("sendMessage", ApiError(400, "Bad Request: chat not found"), when=lambda p: int(p["chat_id"]) == user)
+    bot.api.fail(
+        "sendMessage", ApiError(400, "Bad Request: chat not found"), when=lambda p: int(p["chat_id"]) == user
+    )
     with caplog.at_level(logging.ERROR, logger="qa_bot.telegram"):
         bot.api.send_text(user, "/help")
         assert reply_to(bot.api, user, 1) == texts.ERROR

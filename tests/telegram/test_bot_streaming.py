@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import BUS_QUESTION, GROUP, RunningBot, ask, copy_collection, running_bot
+from botkit import BUS_QUESTION, GROUP, RunningBot, ask, copy_collection, new_user, running_bot, seed_index
 from fake_ollama import BrokenOllama
 
 from qa_bot.telegram import texts
@@ -16,23 +16,33 @@ PARTIAL = ["Беларусь поставит ", "в Удмуртию автоб
 
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[BrokenOllama]:
-    server = BrokenOllama(PARTIAL, delay=0.35).start()
+    server = BrokenOllama(PARTIAL, delay=0.4).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def llm_bot(seed_index: Path, tmp_path_factory: pytest.TempPathFactory, ollama: BrokenOllama) -> Iterator[RunningBot]:
-    root = copy_collection(seed_index, tmp_path_factory.mktemp("llm_bot"))
-    overrides = {"llm_backend": "ollama", "ollama_host": ollama.url, "llm_timeout": 10, "max_concurrent_answers": 1}
+def llm_bot(tmp_path_factory: pytest.TempPathFactory, ollama: BrokenOllama) -> Iterator[RunningBot]:
+    root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("llm_bot"))
+    overrides = {
+        "llm_backend": "ollama",
+        "ollama_host": ollama.url,
+        "llm_timeout": 10,
+        "max_concurrent_answers": 1,
+    }
     with running_bot(root, **overrides) as running:
         yield running
+
+
+@pytest.fixture
+def user() -> int:
+    return new_user()
 
 
 def _assert_cited_fallback(html: str) -> None:
     answer, _, sources = html.partition("<b>Источники:</b>")
     assert "120" in answer and "[1]" in answer
-    assert "<i>LLM не ответила" in answer  # the notice, in italics
+    assert "поэтому ответ составлен из цитат документов.</i>" in answer  # the notice, in italics
     assert "<blockquote>«" in sources
 
 
@@ -62,19 +72,20 @@ def test_group_streams_by_editing_one_message_then_replaces_it(llm_bot: RunningB
     _assert_cited_fallback(final.text)
     updates = [previews[0]] + llm_bot.api.calls_of("editMessageText", GROUP)
     assert not any("120" in u.text for u in updates[:-1])
-    gaps = [b.at - a.at for a, b in zip(updates, updates[1:-1], strict=False)]
-    assert all(gap >= llm_bot.settings.telegram_stream_interval * 0.9 for gap in gaps)  # at most ~1 edit/interval
+    # previews at most once per interval (the final edit follows whenever the answer is ready)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(updates[:-1])]
+    assert all(gap >= llm_bot.settings.telegram_stream_interval * 0.9 for gap in gaps)
 
 
 def test_answers_beyond_the_concurrency_limit_wait_in_a_queue(llm_bot: RunningBot, user: int) -> None:
-    other = user + 500
-    llm_bot.api.send_text(user, BUS_QUESTION)
-    llm_bot.api.send_text(other, BUS_QUESTION)
-    first = llm_bot.api.wait_answers(user, timeout=15)[0]
-    second = llm_bot.api.wait_answers(other, timeout=15)[0]
-    for final in (first, second):
-        _assert_cited_fallback(final.text)
-    queued = [c for c in llm_bot.api.calls_of("sendMessage") if c.text == texts.QUEUED.format(position=1)]
-    assert len(queued) == 1
-    deleted = llm_bot.api.calls_of("deleteMessage", queued[0].chat_id)
-    assert deleted and deleted[0].params["message_id"] == str(queued[0].params["_message_id"])
+    users = [user + 200 * i for i in range(4)]  # one answer at a time, ~0.8 s each: the last waits > 2 s
+    for uid in users:
+        llm_bot.api.send_text(uid, BUS_QUESTION)
+    for uid in users:
+        _assert_cited_fallback(llm_bot.api.wait_answers(uid, timeout=20)[0].text)
+    notices = [c for u in users for c in llm_bot.api.calls_of("sendMessage", u) if "в очереди" in c.text]
+    assert notices and texts.QUEUED.format(position=3) in {n.text for n in notices}
+    for notice in notices:  # each notice is removed once its answer starts
+        deleted = llm_bot.api.calls_of("deleteMessage", notice.chat_id)
+        assert [d.params["message_id"] for d in deleted] == [str(notice.params["_message_id"])]
+        assert notice.at < llm_bot.api.answers(notice.chat_id)[0].at

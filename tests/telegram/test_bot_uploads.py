@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import docx
 import pytest
-from conftest import ADMIN, RunningBot, ask, copy_collection, running_bot
+from botkit import ADMIN, RunningBot, ask, copy_collection, new_user, running_bot, seed_index
 
 from qa_bot.telegram import texts
 
@@ -32,10 +31,15 @@ def docx_bytes() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def upload_bot(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
-    root = copy_collection(seed_index, tmp_path_factory.mktemp("upload_bot"))
+def upload_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("upload_bot"))
     with running_bot(root) as running:
         yield running
+
+
+@pytest.fixture
+def user() -> int:
+    return new_user()
 
 
 def _snapshot(bot: RunningBot) -> tuple[list[str], str, list[str]]:
@@ -51,7 +55,9 @@ def _upload(bot: RunningBot, name: str, data: bytes, user_id: int = ADMIN) -> st
     before = len(bot.api.calls_of("sendMessage", user_id))
     bot.api.send_document(user_id, name, data)
     calls = bot.api.wait_for(
-        lambda: [c for c in bot.api.calls_of("sendMessage", user_id)[before:] if not c.text.startswith("Получил")],
+        lambda: [
+            c for c in bot.api.calls_of("sendMessage", user_id)[before:] if not c.text.startswith("Получил")
+        ],
         timeout=30,
     )
     return calls[0].text
@@ -91,8 +97,10 @@ def test_a_file_that_cannot_be_parsed_is_rejected_and_nothing_changes(
     before = _snapshot(upload_bot)
     verdict = _upload(upload_bot, name, data)
     assert verdict.startswith(expected)
-    if "Коллекция не изменилась" not in verdict:
+    if name.endswith(".exe"):
         assert "Подходят: .txt, .md" in verdict
+    else:
+        assert "коллекция не изменилась.\nПричина: " in verdict and f"Причина: {name}" not in verdict
     assert _snapshot(upload_bot) == before
 
 

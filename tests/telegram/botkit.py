@@ -1,4 +1,8 @@
-"""The real Application (our builder, long polling) against a loopback Bot API, over a seed index."""
+"""Shared by the bot tests and the load benchmark: the real Application run against a FakeBotApi.
+
+(Not a conftest.py: the top-level tests import their helpers with `from conftest import ...`, and a
+second conftest module here would shadow theirs.)
+"""
 
 from __future__ import annotations
 
@@ -23,10 +27,18 @@ SEEDS = ROOT / "seeds"
 TOKEN = "123456789:AAHfakeTokenForTests_0123456789abcdef"
 ADMIN = 42
 OUTSIDER = 5555  # not in ALLOWED_USER_IDS
-ALLOWED = [*range(1000, 2000), 7]
+ALLOWED = list(range(1000, 5000))
 GROUP = -1001234567
 BUS_QUESTION = "Сколько автобусов МАЗ Беларусь поставит в Удмуртию?"
 BUS_DOC_TITLE = "Микроэлектроника, поставки пассажирской техники"  # the title of 000_efd8a1e6da840478
+
+_users = itertools.count(1000)
+_seed_index: Path | None = None
+
+
+def new_user() -> int:
+    """A fresh allowed user id (so rate limits and history never leak between tests)."""
+    return next(_users)
 
 
 def make_settings(root: Path, api_url: str, **overrides: Any) -> Settings:
@@ -48,29 +60,32 @@ def make_settings(root: Path, api_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **(values | overrides))
 
 
-@pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Documents and an index built once per session from seeds/."""
-    root = tmp_path_factory.mktemp("seed")
-    shutil.copytree(SEEDS, root / "docs")
-    Pipeline(make_settings(root, "http://unused/bot")).update()
-    return root
+    """Documents and an index built from seeds/ once per test session (callers copy it)."""
+    global _seed_index
+    if _seed_index is None:
+        root = tmp_path_factory.mktemp("seed")
+        shutil.copytree(SEEDS, root / "docs")
+        Pipeline(make_settings(root, "http://unused/bot")).update()
+        _seed_index = root
+    return _seed_index
 
 
-def copy_collection(seed_index: Path, root: Path) -> Path:
-    """A private copy of the documents and index, for bots that change them."""
+def copy_collection(seed_root: Path, root: Path) -> Path:
+    """A private copy of the documents and index, for a bot that may change them."""
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(seed_index / "docs", root / "docs")
-    shutil.copytree(seed_index / "index", root / "index")
+    shutil.copytree(seed_root / "docs", root / "docs")
+    shutil.copytree(seed_root / "index", root / "index")
     return root
 
 
 class RunningBot:
-    """The Application served by `qa_bot.telegram.app.serve` in a thread with its own event loop."""
+    """The bot served by `qa_bot.telegram.app.serve` in a thread with its own event loop."""
 
-    def __init__(self, api: FakeBotApi, settings: Settings) -> None:
+    def __init__(self, api: FakeBotApi, settings: Settings, **serve_options: Any) -> None:
         self.api = api
         self.settings = settings
+        self.serve_options = serve_options  # e.g. webhook=URL, listen=..., port=...
         self.app = build_application(settings)
         self.error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -80,13 +95,15 @@ class RunningBot:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         try:
-            serve(self.app, stop_signals=None)
+            serve(self.app, stop_signals=None, **self.serve_options)
         except BaseException as exc:  # noqa: BLE001 - reported by start()
             self.error = exc
 
-    def start(self, timeout: float = 30.0) -> RunningBot:
+    def start(self, timeout: float = 60.0) -> RunningBot:
+        """Start; returns once the bot has loaded the pipeline and asked for updates (or set its webhook)."""
         self._thread.start()
-        self.api.wait_for(lambda: self.api.calls_of("getUpdates") or not self._thread.is_alive(), timeout)
+        ready = "setWebhook" if self.serve_options.get("webhook") else "getUpdates"
+        self.api.wait_for(lambda: self.api.calls_of(ready) or not self._thread.is_alive(), timeout)
         if self.error is not None:
             raise self.error
         return self
@@ -104,6 +121,7 @@ class RunningBot:
 
 @contextmanager
 def running_bot(root: Path, **overrides: Any) -> Iterator[RunningBot]:
+    """A loopback Bot API and the bot polling it, over the collection in `root`."""
     api = FakeBotApi(TOKEN).start()
     bot = RunningBot(api, make_settings(root, api.base_url, **overrides))
     try:
@@ -111,23 +129,6 @@ def running_bot(root: Path, **overrides: Any) -> Iterator[RunningBot]:
     finally:
         bot.stop()
         api.stop()
-
-
-@pytest.fixture(scope="module")
-def bot(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
-    """One running bot for a test module (extractive answers); tests use their own users."""
-    root = copy_collection(seed_index, tmp_path_factory.mktemp("bot"))
-    with running_bot(root) as running:
-        yield running
-
-
-_users = itertools.count(1000)
-
-
-@pytest.fixture
-def user() -> int:
-    """A fresh allowed user id (so rate limits and history never leak between tests)."""
-    return next(_users)
 
 
 def ask(
