@@ -43,8 +43,7 @@ class AnswerStream:
         self.draft_id = question.message_id or 1
         self.message: Message | None = None  # the message being edited (not private chats)
         self.shown = ""
-        self._text = ""  # what may be shown: every delta but the latest
-        self._latest = ""
+        self._text = ""
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         self._closed = asyncio.Event()
@@ -55,10 +54,8 @@ class AnswerStream:
         self._loop.call_soon_threadsafe(self._append, delta)
 
     def _append(self, delta: str) -> None:
-        # The latest delta is held back: after an LLM failure the pipeline sends the whole fallback answer
-        # as one last delta, which must not be glued to the partial text; the final message replaces it.
-        self._text += self._latest
-        self._latest = delta
+        # After an LLM failure the pipeline stops streaming; the final message (a fallback) replaces the preview.
+        self._text += delta
         self._changed.set()
 
     async def close(self) -> Message | None:
