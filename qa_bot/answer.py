@@ -22,6 +22,7 @@ from .prompts import render
 from .retrieve import Hit, Retriever
 from .safety import fence_text
 from .settings import RetrievalMode, Settings
+from .text import lemmas
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,7 @@ class Answerer:
         history = [h for h in history if h and h.strip()][-turns:] if turns else []
         k = k or self.settings.top_k
 
-        query, rewrite_notice = self._search_query(text, history)
-        if rewrite_notice:
-            notices.append(rewrite_notice)
+        query = self._search_query(text, history)
         hits = self.retriever.search(query, k, mode)
         retrieved = time.perf_counter()
         result = Answer(
@@ -167,23 +166,35 @@ class Answerer:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _search_query(self, question: str, history: list[str]) -> tuple[str, str | None]:
+    def _search_query(self, question: str, history: list[str]) -> str:
         """A standalone Russian question for retrieval (LLM rewrite, or the previous question prepended)."""
         if not history and is_russian(question):
-            return question, None
+            return question
         if self.backend is not None:
             try:
                 rewritten = self.backend.complete(
                     self._rewrite_messages(question, history), max_tokens=REWRITE_MAX_TOKENS, temperature=0.0
                 )
                 line = next((ln.strip(" «»\"'") for ln in rewritten.splitlines() if ln.strip()), "")
-                if 3 <= len(line) <= 400 and not is_refusal(line):
-                    return line, None
+                if self._plausible_rewrite(line, question, history):
+                    return line
             except LLMError as exc:
                 log.warning("question rewrite failed: %s", exc)
-        if history:
-            return f"{history[-1]} {question}", None
-        return question, None
+        return f"{history[-1]} {question}" if history else question
+
+    @staticmethod
+    def _plausible_rewrite(line: str, question: str, history: list[str]) -> bool:
+        """A rewrite is used only if it is a short Russian question about the same things (small models echo
+        their prompt or answer instead)."""
+        if not 3 <= len(line) <= 300 or not is_russian(line) or is_refusal(line):
+            return False
+        prompt = render("rewrite_system") + render("rewrite_user")
+        if line in prompt:
+            return False
+        if not is_russian(question) and not history:
+            return True  # a translation shares no words with the question
+        asked = set(lemmas(" ".join([question, *history])))
+        return bool(set(lemmas(line)) & asked) or not asked
 
     def _rewrite_messages(self, question: str, history: list[str]) -> list[Message]:
         listed = "\n".join(f"- {h}" for h in history) or "(нет)"
@@ -244,7 +255,7 @@ class Answerer:
             self._extract(result, query, hits, [])
             return bool(pieces)
         raw = _tidy("".join(pieces))
-        if is_refusal(raw) and not re.search(r"\[\d+\]", raw):
+        if is_refusal(raw):
             result.answer, result.refused, result.citations = REFUSAL, True, []
             return bool(pieces)
         text, citations = verify(raw, hits[:used])

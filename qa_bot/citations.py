@@ -29,7 +29,9 @@ class Citation:
 
 
 def is_refusal(text: str) -> bool:
-    return bool(_REFUSAL_RE.search(text))
+    """True when the whole text is the refusal phrase (not a longer output that merely contains it)."""
+    plain = re.sub(r"\[\d+\]|[\s«»\"'.!]+", " ", text).strip()
+    return bool(_REFUSAL_RE.match(plain)) and len(plain) <= len(REFUSAL) + 20
 
 
 def _expand(group: str) -> list[int]:
