@@ -16,7 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,6 +93,51 @@ def settings_fingerprint(settings: Settings, dimension: int | None = None) -> di
     return out
 
 
+def check_manifest(manifest: dict, settings: Settings, where: Path | None) -> None:
+    """Raise IndexMismatchError when the manifest records other settings than the current ones."""
+    expected = settings_fingerprint(settings)
+    diff = {k: (manifest.get(k), v) for k, v in expected.items() if manifest.get(k) != v}
+    if diff:
+        what = "; ".join(f"{k}: index has {old!r}, settings say {new!r}" for k, (old, new) in diff.items())
+        raise IndexMismatchError(
+            f"The index in {where} was built with other settings ({what}).",
+            "Rebuild it with: qa-bot index --rebuild (or restore the old settings in .env).",
+        )
+
+
+def current_folder(index_dir: Path) -> Path:
+    """The generation folder named by CURRENT; IndexMissingError when there is none."""
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        raise IndexMissingError(f"No index in {index_dir}.", f"{RUN_INDEX} (it reads the documents folder).")
+    return index_dir / pointer.read_text(encoding="utf-8").strip()
+
+
+def read_manifest(index_dir: Path) -> tuple[Path, dict]:
+    """(generation folder, manifest) without loading vectors or chunks."""
+    folder = current_folder(index_dir)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"The index manifest in {folder} cannot be read ({type(exc).__name__}: {exc}).",
+            "Rebuild it: qa-bot index --rebuild",
+        ) from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"The index in {index_dir} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}.",
+            "Rebuild it: qa-bot index --rebuild",
+        )
+    return folder, manifest
+
+
+def _write_json_atomic(path: Path, data: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    _fsync_file(tmp)
+    os.replace(tmp, path)
+
+
 class Index:
     """A loaded, read-only generation of the index."""
 
@@ -119,14 +164,7 @@ class Index:
 
     def check_settings(self, settings: Settings) -> None:
         """Raise IndexMismatchError when the index was built with other settings."""
-        expected = settings_fingerprint(settings)
-        diff = {k: (self.manifest.get(k), v) for k, v in expected.items() if self.manifest.get(k) != v}
-        if diff:
-            what = "; ".join(f"{k}: index has {old!r}, settings say {new!r}" for k, (old, new) in diff.items())
-            raise IndexMismatchError(
-                f"The index in {self.folder} was built with other settings ({what}).",
-                "Rebuild it with: qa-bot index --rebuild (or restore the old settings in .env).",
-            )
+        check_manifest(self.manifest, settings, self.folder)
 
     @classmethod
     def empty(cls, settings: Settings, dimension: int) -> Index:
@@ -136,18 +174,8 @@ class Index:
     @classmethod
     def load(cls, index_dir: Path) -> Index:
         """The current generation in `index_dir`; clear errors when it is missing or damaged."""
-        pointer = index_dir / CURRENT
-        if not pointer.exists():
-            raise IndexMissingError(f"No index in {index_dir}.", f"{RUN_INDEX} (it reads the documents folder).")
-        folder = index_dir / pointer.read_text(encoding="utf-8").strip()
+        folder, manifest = read_manifest(index_dir)
         try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            if manifest.get("format_version") != FORMAT_VERSION:
-                raise IndexCorruptError(
-                    f"The index in {index_dir} has format {manifest.get('format_version')}, "
-                    f"this version reads {FORMAT_VERSION}.",
-                    "Rebuild it: qa-bot index --rebuild",
-                )
             documents = {
                 d["doc_id"]: DocumentInfo(**d)
                 for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))
@@ -179,7 +207,6 @@ class Index:
         tmp = index_dir / f".{name}.tmp"
         tmp.mkdir()
         try:
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2), "utf-8")
             (tmp / "documents.json").write_text(
                 json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False, indent=1), "utf-8"
             )
@@ -188,6 +215,8 @@ class Index:
                     fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
             self.store.save(tmp)
             self.lexical.save(tmp)
+            self.manifest["sizes"] = _sizes(tmp)  # lets a later update notice a damaged file without loading it
+            _write_json_atomic(tmp / "manifest.json", self.manifest)
             _fsync_tree(tmp)
             tmp.rename(index_dir / name)
             pointer_tmp = index_dir / f".{CURRENT}.{name}.tmp"
@@ -200,6 +229,14 @@ class Index:
         self.folder = index_dir / name
         _remove_old_generations(index_dir, keep=name)
         return self.folder
+
+
+def _sizes(folder: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(folder)): p.stat().st_size
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
 
 
 def _fsync_file(path: Path) -> None:
@@ -250,49 +287,53 @@ def update_index(
     *,
     rebuild: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[Index, IndexReport]:
+) -> tuple[Index | None, IndexReport]:
     """Bring the index in INDEX_DIR up to date with the documents: embed only new or changed ones.
 
-    `embedder` may be a factory so that an unchanged corpus never loads the model.
-    `progress(done, total)` is called as chunks are embedded.
+    Files whose path, size and modification time match the manifest are not even read, and an
+    unchanged corpus loads neither the index nor the model (`embedder` may be a factory): the
+    returned Index is then None. `progress(done, total)` is called as chunks are embedded.
     """
     started = time.perf_counter()
     folders = list(folders or [settings.docs_dir])
     index_dir = settings.index_dir
     with writer_lock(index_dir):
-        ingested = ingest(folders)
-        report = IndexReport(warnings=list(ingested.warnings))
-        previous: Index | None = None
-        if not rebuild:
-            try:
-                previous = Index.load(index_dir)
-                previous.check_settings(settings)
-            except IndexMissingError:
-                previous = None
-            except IndexCorruptError as exc:
-                report.warnings.append(f"{exc.message} Rebuilding it from the documents.")
-                previous = None
+        report = IndexReport()
+        folder, manifest = _previous_manifest(settings, rebuild, report)
+        known: dict[str, dict] = manifest.get("files", {}) if manifest else {}
+        stamps: dict[str, dict] = {}
+
+        def unchanged(path: Path) -> bool:
+            st = path.stat()
+            stamps[path.stem] = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+            return known.get(path.stem) == stamps[path.stem]
+
+        ingested = ingest(folders, unchanged)
+        report.warnings += ingested.warnings
         docs = {d.doc_id: d for d in ingested.documents}
-        old_hashes: dict[str, str] = dict(previous.manifest["documents"]) if previous else {}
+        old_hashes: dict[str, str] = dict(manifest["documents"]) if manifest else {}
+        current = set(docs) | set(ingested.unchanged)
         report.added = sorted(d for d in docs if d not in old_hashes)
         report.changed = sorted(d for d in docs if d in old_hashes and old_hashes[d] != docs[d].sha256)
-        report.removed = sorted(d for d in old_hashes if d not in docs)
+        report.removed = sorted(d for d in old_hashes if d not in current)
+        report.documents = len(current)
+        stamps = {d: stamps[d] for d in sorted(current)}
         to_embed = [docs[d] for d in report.added + report.changed]
-        report.documents = len(docs)
-        if previous is not None and not (to_embed or report.removed):
-            report.chunks = len(previous.chunks)
+        if manifest is not None and folder is not None and not (to_embed or report.removed):
+            if manifest.get("files") != stamps:  # touched but identical files: remember their new times
+                _write_json_atomic(folder / "manifest.json", manifest | {"files": stamps})
+            report.chunks = int(manifest.get("chunks", 0))
             report.seconds = time.perf_counter() - started
-            return previous, report
+            return None, report
 
         model = embedder if isinstance(embedder, Embedder) else embedder()
-        index = previous or Index.empty(settings, model.dimension)
+        index = Index.load(index_dir) if manifest is not None else Index.empty(settings, model.dimension)
         next_id = int(index.manifest["next_id"])
         new_chunks: list[StoredChunk] = []
         for doc in to_embed:
             made = build_chunks(doc, settings, next_id)
             next_id += len(made)
             new_chunks += made
-        titles = {d.doc_id: d.title for d in ingested.documents}
         total = len(new_chunks)
         done = 0
 
@@ -302,6 +343,7 @@ def update_index(
             if progress:
                 progress(done, total)
 
+        titles = {d.doc_id: d.title for d in to_embed}
         vectors = model.embed_passages([index_text(titles[c.doc_id], c.text) for c in new_chunks], tick)
         gone = set(report.removed) | set(report.changed)
         kept = [c for c in index.chunks if c.doc_id not in gone]
@@ -311,13 +353,13 @@ def update_index(
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-        documents = {
-            d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, counts.get(d.doc_id, 0))
-            for d in sorted(docs.values(), key=lambda d: d.doc_id)
-        }
+        infos = {d: index.documents[d] for d in current if d not in docs}
+        infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, 0) for d in docs.values()}
+        documents = {d: replace(infos[d], chunks=counts.get(d, 0)) for d in sorted(infos)}
         manifest = settings_fingerprint(settings, model.dimension) | {
             "next_id": next_id,
-            "documents": {d: docs[d].sha256 for d in sorted(docs)},
+            "documents": {d: documents[d].sha256 for d in documents},
+            "files": stamps,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "chunks": len(chunks),
         }
@@ -328,3 +370,21 @@ def update_index(
         report.written = True
         report.seconds = time.perf_counter() - started
         return result, report
+
+
+def _previous_manifest(settings: Settings, rebuild: bool, report: IndexReport) -> tuple[Path | None, dict | None]:
+    """The current manifest if it can be built upon; a damaged one is reported and rebuilt from scratch."""
+    if rebuild:
+        return None, None
+    try:
+        folder, manifest = read_manifest(settings.index_dir)
+    except IndexMissingError:
+        return None, None
+    except IndexCorruptError as exc:
+        report.warnings.append(f"{exc.message} Rebuilding it from the documents.")
+        return None, None
+    check_manifest(manifest, settings, folder)
+    if _sizes(folder) != manifest.get("sizes"):
+        report.warnings.append(f"The index in {folder} is damaged or incomplete. Rebuilding it from the documents.")
+        return None, None
+    return folder, manifest

@@ -54,6 +54,7 @@ class Document:
 class IngestReport:
     documents: list[Document] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # doc_ids not read because the caller knows them
 
 
 def format_date(date: str | None) -> str:
@@ -243,12 +244,22 @@ def document_paths(folders: Iterable[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: (p.stem, str(p)))
 
 
-def ingest(folders: Iterable[Path]) -> IngestReport:
-    """Read every supported document; a bad file is skipped with a warning and never stops the rest."""
+def ingest(folders: Iterable[Path], unchanged: Callable[[Path], bool] | None = None) -> IngestReport:
+    """Read every supported document; a bad file is skipped with a warning and never stops the rest.
+
+    Files for which `unchanged(path)` is true are not read: their doc_ids are listed in `report.unchanged`.
+    """
     folders = list(folders)
     report = IngestReport()
     seen: dict[str, str] = {}
     for path in document_paths(folders):
+        if path.stem in seen:
+            report.warnings.append(f"skipped {path}: doc_id {path.stem!r} is already used by {seen[path.stem]}.")
+            continue
+        if unchanged is not None and unchanged(path):
+            seen[path.stem] = str(path)
+            report.unchanged.append(path.stem)
+            continue
         try:
             doc, warning = read_document(path)
         except DocumentsError as exc:
@@ -256,14 +267,11 @@ def ingest(folders: Iterable[Path]) -> IngestReport:
             continue
         if warning:
             report.warnings.append(warning)
-        if doc.doc_id in seen:
-            report.warnings.append(f"skipped {path}: doc_id {doc.doc_id!r} is already used by {seen[doc.doc_id]}.")
-            continue
         seen[doc.doc_id] = str(path)
         report.documents.append(doc)
     for warning in report.warnings:
         log.warning(warning)
-    if not report.documents:
+    if not report.documents and not report.unchanged:
         where = ", ".join(str(f) for f in folders)
         raise DocumentsError(
             f"No readable documents in {where}.",

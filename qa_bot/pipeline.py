@@ -78,7 +78,7 @@ class Pipeline:
     ) -> IndexReport:
         """Re-index the documents incrementally and switch to the new index."""
         index, report = update_index(self.settings, self.embedder, folders, rebuild=rebuild, progress=progress)
-        if report.written or self._index is None:
+        if index is not None or self._index is None:
             self.reload(index)
         return report
 

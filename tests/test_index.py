@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -40,10 +41,19 @@ def test_build_then_incremental_updates(docs: Path, settings_factory, embedder: 
     first = json.loads((index.folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert {"chunk_id", "doc_id", "start", "end", "text", "terms", "vector_id"} <= set(first)
 
-    # unchanged: nothing embedded, nothing written
+    # unchanged: nothing read, embedded, loaded or written
     spy.embedded = 0
     again, report = update_index(settings, spy)
-    assert not report.written and spy.embedded == 0 and again.folder == index.folder
+    assert again is None and not report.written and spy.embedded == 0 and report.chunks == len(index.chunks)
+    assert Index.load(settings.index_dir).folder == index.folder
+
+    # touched but identical: read once to compare hashes, not re-embedded; then its new time is remembered
+    os.utime(docs / f"{UDMURTIA}.txt")
+    touched, report = update_index(settings, spy)
+    assert touched is None and not report.written and spy.embedded == 0
+    assert json.loads((index.folder / "manifest.json").read_text(encoding="utf-8"))["files"][UDMURTIA]["mtime_ns"] == (
+        (docs / f"{UDMURTIA}.txt").stat().st_mtime_ns
+    )
 
     # add one, change one, delete one: only the new and changed documents are embedded
     shutil.copy(LOOKALIKES / "udmurtia_2019_agro.txt", docs / "udmurtia_2019_agro.txt")
@@ -102,7 +112,7 @@ def test_corrupt_index_is_reported_and_rebuilt(docs: Path, settings_factory, emb
     with pytest.raises(IndexCorruptError, match="qa-bot index --rebuild"):
         Index.load(settings.index_dir)
     rebuilt, report = update_index(settings, embedder)  # a plain `qa-bot index` repairs it
-    assert report.written and any("Rebuilding" in w for w in report.warnings)
+    assert rebuilt is not None and report.written and any("Rebuilding" in w for w in report.warnings)
     assert len(Index.load(settings.index_dir).chunks) == len(rebuilt.chunks)
 
     (settings.index_dir / CURRENT).write_text("gen-missing\n", encoding="utf-8")
