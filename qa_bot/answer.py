@@ -143,7 +143,7 @@ class Answerer:
         )  # fmt: skip
 
         emitted = False  # whether on_delta already received LLM text
-        unknown = self.retriever.unknown_names(query)
+        unknown = self.retriever.unknown_names(query) if is_russian(query) else []
         if unknown:  # the question is about something no document mentions
             notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")
         elif not hits or hits[0].relevance < self.settings.refusal_threshold:

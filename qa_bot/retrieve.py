@@ -90,7 +90,11 @@ class Retriever:
             first = not before or before[-1] in ".!?…:"  # a sentence starts with a capital anyway
             if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
-            if not self.index.lexical.knows(self.term(word.lower())):
+            lower = word.lower()
+            if self.index.lexical.knows(self.term(lower)):
+                continue
+            # a misspelt name ("Раман Ефимав") is close to an indexed one: not unknown
+            if not difflib.get_close_matches(lower, self._vocab_by_letter.get(lower[0], []), n=1, cutoff=0.8):
                 out.append(word)
         return out
 
