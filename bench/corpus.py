@@ -22,27 +22,31 @@ SOURCE_REGIONS = {
     "удмуртия", "татарстан", "башкортостан", "башкирия", "чувашия", "прикамье", "мордовия", "поволжье",
     "приволжье", "урал",
 }  # fmt: skip
+# The seeds' own places never appear in generated documents, so the gold documents stay the only ones
+# about them and "right document first" remains a meaningful check among the look-alikes.
+SEED_PLACES = {"удмуртия", "ижевск", "ульяновск", "удмуртский", "ижевский", "ульяновский"}
 REGIONS = [
-    "удмуртия", "татарстан", "башкортостан", "чувашия", "мордовия", "карелия", "якутия", "бурятия",
+    "татарстан", "башкортостан", "чувашия", "мордовия", "карелия", "якутия", "бурятия",
     "хакасия", "адыгея", "калмыкия", "дагестан", "ингушетия", "башкирия", "кубань", "ставрополье",
     "забайкалье", "приморье", "ямал", "югра", "камчатка", "сахалин", "алтай", "чукотка",
 ]  # fmt: skip
 CITIES = [
-    "ижевск", "казань", "уфа", "пермь", "самара", "пенза", "чебоксары", "саранск", "киров", "курск", "тула",
+    "казань", "уфа", "пермь", "самара", "пенза", "чебоксары", "саранск", "киров", "курск", "тула",
     "омск", "томск", "тверь", "рязань", "липецк", "брянск", "смоленск", "калуга", "ярославль", "кострома",
     "вологда", "архангельск", "мурманск", "петрозаводск", "сыктывкар", "оренбург", "саратов", "волгоград",
-    "астрахань", "воронеж", "белгород", "тамбов", "ульяновск", "челябинск", "екатеринбург", "тюмень",
+    "астрахань", "воронеж", "белгород", "тамбов", "челябинск", "екатеринбург", "тюмень",
     "новосибирск", "барнаул", "красноярск", "иркутск", "хабаровск", "владивосток", "магнитогорск", "тольятти",
 ]  # fmt: skip
 REGION_ADJECTIVES = [
     "курский", "тульский", "омский", "томский", "тверской", "орловский", "рязанский", "липецкий", "брянский",
     "смоленский", "калужский", "ярославский", "костромской", "вологодский", "архангельский", "мурманский",
     "оренбургский", "саратовский", "волгоградский", "астраханский", "воронежский", "белгородский",
-    "тамбовский", "ульяновский", "челябинский", "свердловский", "тюменский", "новосибирский", "иркутский",
-    "пензенский", "самарский", "пермский", "нижегородский", "кировский", "удмуртский", "башкирский",
-    "татарский", "чувашский", "ижевский", "казанский", "уфимский", "чебоксарский", "мордовский",
+    "тамбовский", "челябинский", "свердловский", "тюменский", "новосибирский", "иркутский",
+    "пензенский", "самарский", "пермский", "нижегородский", "кировский", "башкирский",
+    "татарский", "чувашский", "казанский", "уфимский", "чебоксарский", "мордовский",
 ]  # fmt: skip
-ADJ_SET = set(REGION_ADJECTIVES)
+ADJ_SET = set(REGION_ADJECTIVES) | SEED_PLACES
+assert not SEED_PLACES & set(REGIONS + CITIES + REGION_ADJECTIVES)
 _EXCLUDED = {"Name", "Surn", "Patr", "Geox", "Orgn", "Abbr", "Fixd", "Pltm", "Trad"}
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
 SKIP_SENTENCE = re.compile(r"вымышлен|выдуман", re.IGNORECASE)
@@ -64,7 +68,12 @@ class CorpusGenerator:
     """Renders document number i of a synthetic corpus built from the given source texts."""
 
     def __init__(
-        self, source_texts: list[str], *, seed: int = 20251002, noun_share: float = 0.3, lexicon_size: int = 20000
+        self,
+        source_texts: list[str],
+        *,
+        seed: int = 20251002,
+        noun_share: float = 0.3,
+        lexicon_size: int = 20000,
     ) -> None:
         import pymorphy3
 
@@ -238,14 +247,20 @@ class CorpusGenerator:
     def document(self, i: int) -> str:
         """The text of synthetic document i: a dated title line and paragraphs of recombined sentences."""
         rng = random.Random(self.seed * 1_000_003 + i)
-        choice = {"region": rng.choice(REGIONS), "city": rng.choice(CITIES), "adj": rng.choice(REGION_ADJECTIVES)}
+        choice = {
+            "region": rng.choice(REGIONS),
+            "city": rng.choice(CITIES),
+            "adj": rng.choice(REGION_ADJECTIVES),
+        }
         date = f"date {rng.randint(2019, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
         title = self._render(rng.choice(self.leads), rng, choice)
         paragraphs = [f"{date} {title}"]
         target = rng.randint(2300, 3700)
         length = 0
         while length < target:
-            para = " ".join(self._render(rng.choice(self.sentences), rng, choice) for _ in range(rng.randint(1, 3)))
+            para = " ".join(
+                self._render(rng.choice(self.sentences), rng, choice) for _ in range(rng.randint(1, 3))
+            )
             paragraphs.append(para)
             length += len(para) + 2
         return "\n\n".join(paragraphs) + "\n"

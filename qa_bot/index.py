@@ -169,7 +169,7 @@ class Index:
     @classmethod
     def empty(cls, settings: Settings, dimension: int) -> Index:
         manifest = settings_fingerprint(settings, dimension) | {"next_id": 0, "documents": {}}
-        return cls(None, manifest, {}, [], FaissStore(dimension, settings.faiss_index), LexicalIndex.build([]))
+        return cls(None, manifest, {}, [], FaissStore(dimension), LexicalIndex.build([]))
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
@@ -186,14 +186,14 @@ class Index:
                     row = json.loads(line)
                     row["terms"] = tuple(row["terms"])
                     chunks.append(StoredChunk(**row))
-            store = FaissStore.load(folder, int(manifest["embedding_dimension"]), str(manifest["faiss_index"]))
+            store = FaissStore.load(folder, int(manifest["embedding_dimension"]), str(manifest.get("faiss_kind", "flat")))
             lexical = LexicalIndex.load(folder, len(chunks))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(
                 f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}).",
                 "Rebuild it: qa-bot index --rebuild",
             ) from exc
-        if len(store) != len(chunks):
+        if len(store) < len(chunks) or (store.kind == "flat" and len(store) != len(chunks)):
             raise IndexCorruptError(
                 f"The index in {folder} is inconsistent ({len(store)} vectors for {len(chunks)} chunks).",
                 "Rebuild it: qa-bot index --rebuild",
@@ -350,6 +350,7 @@ def update_index(
         index.store.remove(np.array([c.vector_id for c in index.chunks if c.doc_id in gone], dtype=np.int64))
         index.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
         chunks = kept + new_chunks
+        store = index.store.fitted(settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64))
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
@@ -360,10 +361,11 @@ def update_index(
             "next_id": next_id,
             "documents": {d: documents[d].sha256 for d in documents},
             "files": stamps,
+            "faiss_kind": store.kind,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "chunks": len(chunks),
         }
-        result = Index(None, manifest, documents, chunks, index.store, LexicalIndex.build([c.terms for c in chunks]))
+        result = Index(None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks]))
         result.save(index_dir)
         report.chunks = len(chunks)
         report.embedded_chunks = total

@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(600, ge=100)
     chunk_overlap: int = Field(150, ge=0)
 
-    # Vector index: "flat" (exact) or "hnsw" (approximate, for millions of chunks)
-    faiss_index: Literal["flat", "hnsw"] = "flat"
+    # Vector index: "flat" (exact), "hnsw" (approximate, fast at 100k+ chunks), "auto" (flat below 50k chunks)
+    faiss_index: Literal["auto", "flat", "hnsw"] = "auto"
 
     # Retrieval
     retrieval_mode: RetrievalMode = "hybrid"

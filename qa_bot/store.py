@@ -10,10 +10,9 @@ import numpy as np
 
 from .errors import IndexCorruptError
 
-# Every search here is one question: OpenMP's thread start-up costs more than it saves (measured in
-# BENCHMARKS.md: hybrid p95 at 10k chunks 16 ms with the default threads, 4 ms with one), and the bot
-# runs several searches in parallel threads anyway.
-faiss.omp_set_num_threads(1)
+# Every search here is one question: OpenMP's thread start-up costs more than it saves (BENCHMARKS.md:
+# hybrid p95 at 10k chunks 16 ms with the default threads, 4 ms with one), and the bot runs several
+# searches in parallel threads anyway. The setting is per thread, so search() applies it each time.
 
 
 class VectorStore(ABC):
@@ -38,8 +37,16 @@ class VectorStore(ABC):
     def __len__(self) -> int: ...
 
 
+AUTO_HNSW_FROM = 50_000  # FAISS_INDEX=auto: exact search below this many chunks, HNSW from here on
+MAX_STALE_SHARE = 0.25  # HNSW cannot delete: removed vectors stay hidden until they are this share
+
+
 class FaissStore(VectorStore):
-    """Exact (`flat`) or approximate (`hnsw`) FAISS index wrapped in an id map."""
+    """Exact (`flat`) or approximate (`hnsw`) FAISS index wrapped in an id map.
+
+    HNSW cannot delete: removed ids stay in the graph (the retriever ignores ids it does not know)
+    until `fitted()` rebuilds the graph.
+    """
 
     FILE = "vectors.faiss"
 
@@ -61,20 +68,28 @@ class FaissStore(VectorStore):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> None:
-        if not len(ids):
-            return
-        if self.kind == "flat":
+        if len(ids) and self.kind == "flat":
             self.index.remove_ids(np.asarray(ids, dtype=np.int64))
-            return
-        # HNSW cannot delete: rebuild from the stored vectors without the removed ids
-        drop = set(int(i) for i in ids)
-        keep = np.array([i for i in faiss.vector_to_array(self.index.id_map) if int(i) not in drop], dtype=np.int64)
-        vectors = np.vstack([self.index.reconstruct(int(i)) for i in keep]) if len(keep) else None
-        self.index = faiss.IndexIDMap2(self._base(self.dimension, self.kind))
-        if vectors is not None:
-            self.add(keep, vectors)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of `ids`, in that order."""
+        stored = faiss.vector_to_array(self.index.id_map)
+        row = {int(i): r for r, i in enumerate(stored)}
+        everything = faiss.downcast_index(self.index.index).reconstruct_n(0, len(stored))
+        return everything[[row[int(i)] for i in ids]] if len(ids) else np.zeros((0, self.dimension), np.float32)
+
+    def fitted(self, setting: str, live_ids: np.ndarray) -> FaissStore:
+        """This store, or a rebuilt one when FAISS_INDEX asks for another kind or HNSW holds too many removed ids."""
+        kind = setting if setting != "auto" else ("hnsw" if len(live_ids) >= AUTO_HNSW_FROM else "flat")
+        stale = len(self) - len(live_ids)
+        if kind == self.kind and stale <= MAX_STALE_SHARE * max(1, len(self)):
+            return self
+        rebuilt = FaissStore(self.dimension, kind)
+        rebuilt.add(live_ids, self.vectors(live_ids))
+        return rebuilt
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        faiss.omp_set_num_threads(1)  # per calling thread: the bot searches from worker threads
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self))) if len(self) else 1
         return self.index.search(queries, k)

@@ -9,10 +9,14 @@ from functools import lru_cache
 
 import razdel
 
-# Dashes and hyphens of all kinds become "-", odd spaces become " ".
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
-_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t"), " ")
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+# Dashes and hyphens of all kinds become "-", odd spaces become " ", zero-width characters go.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+_SPACES = "\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_UNIFY = dict.fromkeys(map(ord, _DASHES), "-") | dict.fromkeys(map(ord, _SPACES), " ") | dict.fromkeys(
+    map(ord, _ZERO_WIDTH), None
+)
+_ODD = re.compile(f"[{_DASHES}{_SPACES}{_ZERO_WIDTH}]| {{2,}}")
 
 _WORD_RE = re.compile(r"[0-9a-zа-яё]+|%", re.IGNORECASE)
 
@@ -37,8 +41,11 @@ STOP_WORDS = frozenset(
 
 def normalize_spaces(text: str) -> str:
     """NFC, unify dashes and spaces, drop zero-width characters, collapse runs of spaces."""
-    text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH).translate(_SPACES).translate(_DASHES)
-    return re.sub(r" {2,}", " ", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if not _ODD.search(text):  # the common case: nothing to change (this runs for every chunk and query)
+        return text
+    return re.sub(r" {2,}", " ", text.translate(_UNIFY))
 
 
 def fold(text: str) -> str:
