@@ -105,9 +105,8 @@ def extract_answer(
         covered |= best.terms
     if not chosen:
         return None
-    chosen.sort(key=lambda c: (c.hit_rank, c.position))
-    parts = [f"{c.text.rstrip()} [{c.hit_rank}]" for c in chosen]
     citations: dict[int, Citation] = {}
-    for c in chosen:
+    for c in chosen:  # in the order chosen: a passage's quote is its best sentence
         citations.setdefault(c.hit_rank, citation_for(c.hit_rank, c.hit, c.text, _gain(c, wanted, set())))
-    return " ".join(parts), [citations[n] for n in sorted(citations)]
+    chosen.sort(key=lambda c: (c.hit_rank, c.position))  # the answer reads in document order
+    return " ".join(f"{c.text.rstrip()} [{c.hit_rank}]" for c in chosen), [citations[n] for n in sorted(citations)]
