@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
 import shutil
 from abc import ABC, abstractmethod
@@ -128,10 +129,13 @@ def build_navec_model(target: Path) -> None:
     embedding = WordEmbeddings(tokenizer=tokenizer, embedding_weights=torch.from_numpy(weights))
     pooling = Pooling(embedding.get_embedding_dimension(), pooling_mode="mean")
     model = SentenceTransformer(modules=[embedding, pooling], device="cpu")
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # two processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(str(tmp))
     (tmp / "QA_BOT_VERSION").write_text(NAVEC_MODEL_VERSION)
+    if (target / "QA_BOT_VERSION").exists():  # another process finished first: keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
 
@@ -150,6 +154,7 @@ def load_navec(settings: Settings) -> SentenceTransformer:
         return SentenceTransformer(str(target), device="cpu", local_files_only=True)
     except Exception:  # a damaged cache: rebuild once
         log.warning("Cached navec model in %s is unreadable; rebuilding it", target)
+        shutil.rmtree(target, ignore_errors=True)
         build_navec_model(target)
         return SentenceTransformer(str(target), device="cpu", local_files_only=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -94,6 +95,18 @@ def test_the_token_never_appears_in_the_logs(
     assert TOKEN.split(":")[1] not in caplog.text
 
 
+def wait_listening(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_webhook_mode_answers_updates_posted_with_the_secret(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
@@ -110,6 +123,7 @@ def test_webhook_mode_answers_updates_posted_with_the_secret(
     try:
         hook = api.calls_of("setWebhook")[0].params
         assert hook["url"] == url and len(hook["secret_token"]) >= 32 and TOKEN not in url
+        wait_listening(port)  # setWebhook may come before the webhook server accepts connections
         update = {"update_id": 1, "message": {"message_id": 5, "date": 0, "chat": api.chat(user),
                                               "from": api.user(user), "text": BUS_QUESTION}}  # fmt: skip
         forged = httpx.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
