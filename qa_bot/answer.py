@@ -105,6 +105,14 @@ class Answerer:
         self.fallback_reason = fallback_reason  # why LLM_BACKEND=auto answers without an LLM
 
     @property
+    def _refusal_threshold(self) -> float:
+        # An LLM reads paraphrases that share few words with the passage and refuses by itself,
+        # so it gets a lower bar than the extractive answerer, which can only match words.
+        if self.backend is not None:
+            return self.settings.llm_refusal_threshold
+        return self.settings.refusal_threshold
+
+    @property
     def backend_label(self) -> str:
         return self.backend.label if self.backend else EXTRACTIVE
 
@@ -146,7 +154,7 @@ class Answerer:
         unknown = self.retriever.unknown_names(query) if is_russian(query) else []
         if unknown:  # the question is about something no document mentions
             notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")
-        elif not hits or hits[0].relevance < self.settings.refusal_threshold:
+        elif not hits or hits[0].relevance < self._refusal_threshold:
             pass  # nothing relevant enough: refuse without calling the LLM
         elif self.backend is not None:
             emitted = self._generate(result, query, hits, notices, details, on_delta)

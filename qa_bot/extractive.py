@@ -12,7 +12,7 @@ from .text import lemmas
 
 # Questions that want a number or a date: prefer sentences that have one.
 _WANTS_NUMBER = re.compile(
-    r"(?<!\w)(сколько|скольк\w+|скока|на\s+сколько|как\w*\s+(?:процент|сумм|дол|объ[её]м)\w*|когда|в\s+каком\s+году|"
+    r"(?<!\w)(сколько|скольк\w+|скока|на\s+сколько|как\w*\s+(?:процент\w*|сумм\w*|доллар\w*|дол(?:я|и|ю|е|ей|ям|ями|ях)|объ[её]м\w*)|когда|в\s+каком\s+году|"
     r"до\s+какого\s+года|how\s+many|how\s+much|what\s+percent|when)(?!\w)",
     re.IGNORECASE,
 )

@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     retrieval_mode: RetrievalMode = "hybrid"
     top_k: int = Field(5, ge=1, le=50)
     hybrid_dense_weight: float = Field(0.35, ge=0.0, le=1.0)
-    # A question is refused without calling the LLM when the best passage's relevance is below this
+    # A question is refused when the best passage covers less than this IDF-weighted share of its words:
+    # without an LLM (extractive answers) and, lower, before calling an LLM (which refuses by itself)
     refusal_threshold: float = Field(0.25, ge=0.0, le=1.0)
+    llm_refusal_threshold: float = Field(0.05, ge=0.0, le=1.0)
 
     # Questions
     max_question_chars: int = Field(1000, ge=20)

@@ -177,6 +177,28 @@ def test_irrelevant_question_is_refused_without_calling_the_model(
     assert fake.chats == []
 
 
+def test_paraphrase_below_the_extractive_bar_still_reaches_the_model(seed_root: Path, navec: Embedder) -> None:
+    """"Подъемников ... пора менять" shares one lemma with "около 3 тыс. единиц нуждаются в замене": the
+    extractive answerer refuses it, an LLM gets the passages and answers from them."""
+    question = "Сколько подъемников в Удмуртии пора менять?"
+    fact = "около 3 тыс. единиц нуждаются в замене"
+
+    def lifts(request: ChatRequest) -> str:
+        n = request.passage_with(fact)
+        return f"В Удмуртии {fact} [{n}]." if n else REFUSAL
+
+    fake = FakeOllama(scripted(lifts))
+    extractive = make_answerer(seed_root, navec, None)
+    top = extractive.retriever.search(question, 5)[0]
+    settings = extractive.settings
+    assert settings.llm_refusal_threshold <= top.relevance < settings.refusal_threshold
+    assert extractive.answer(question).refused
+
+    answer, _ = ask(make_answerer(seed_root, navec, backend_for(fake)), question)
+    assert len(fake.chats) == 1 and not answer.refused
+    assert "3 тыс" in answer.answer and answer.citations[0].doc_id == UDMURTIA
+
+
 # -- failures: the question is never lost --------------------------------------------------------
 
 
