@@ -18,6 +18,14 @@ _WANTS_NUMBER = re.compile(
 )
 _NUMBER = re.compile(r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.I)
 _ENDS_LIKE_SENTENCE = re.compile(r"[.!?…\"»)]\s*$")
+# Units that a "how many / which year" question asks in ("в каком году", "сколько лет", "сколько
+# человек"): a sentence answers in them only next to a number ("18 лет", "в 2030 году"), not by
+# "в этом году", which news sentences are full of.
+_ASKED_UNIT = re.compile(r"(?<!\w)(?:как\w*|скольк\w*)\s+(год\w*|лет|человек\w*)(?!\w)", re.I)
+_UNITS = {
+    "год": re.compile(r"\d\S*\s+(?:год|года|году|годом|годы|годов|годах|лет|гг?\.?)(?!\w)", re.I),
+    "человек": re.compile(r"\d\S*\s+(?:тыс\.?\s+|млн\s+)?(?:человек|чел\.)", re.I),
+}
 
 
 @dataclass(frozen=True)
@@ -32,13 +40,13 @@ class Candidate:
     has_number: bool
 
 
-def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
+def _candidates(hits: Sequence[Hit], asked_units: frozenset[str] = frozenset()) -> list[Candidate]:
     top = max((h.score for h in hits), default=1.0) or 1.0
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits, start=1):
         spans = passage_sentences(hit)
-        terms = [frozenset(lemmas(s.text)) for s in spans]
+        terms = [_counted_terms(s.text, asked_units) for s in spans]
         for i, span in enumerate(spans):
             position = (hit.chunk.doc_id, hit.chunk.start + span.start)
             if position in seen:  # the same sentence in an overlapping chunk
@@ -51,6 +59,16 @@ def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
             has_number = bool(_NUMBER.search(span.text))
             out.append(Candidate(rank, hit, span.text, terms[i], around, weight, position, has_number))
     return out
+
+
+def _asked_units(question: str) -> frozenset[str]:
+    return frozenset(u for m in _ASKED_UNIT.finditer(question) for u in _UNITS if lemmas(m.group(1)) == [u])
+
+
+def _counted_terms(sentence: str, asked_units: frozenset[str]) -> frozenset[str]:
+    """The sentence's lemmas, without an asked unit that no number goes with."""
+    terms = frozenset(lemmas(sentence))
+    return terms - {u for u in asked_units if u in terms and not _UNITS[u].search(sentence)}
 
 
 def _gain(cand: Candidate, wanted: dict[str, float], covered: set[str]) -> float:
@@ -85,8 +103,8 @@ def extract_answer(
     wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
     if not question_terms:
         wanted = {t: idf[t] for t in context_terms}
-    candidates = _candidates(hits)
     wants_number = bool(_WANTS_NUMBER.search(question))
+    candidates = _candidates(hits, _asked_units(question))
     chosen: list[Candidate] = []
     covered: set[str] = set()
     for _ in range(max_sentences):
