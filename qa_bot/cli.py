@@ -61,7 +61,7 @@ def cli(ctx: click.Context, verbose: int, index_dir: Path | None) -> None:
     ctx.obj = load_settings(index_dir=index_dir)
 
 
-def _pipeline(settings: Settings, backend: str | None = None):  # noqa: ANN202
+def _pipeline(settings: Settings, backend: str | None = None):
     from .pipeline import Pipeline
 
     return Pipeline(settings, backend=backend)

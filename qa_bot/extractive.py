@@ -16,15 +16,15 @@ _WANTS_NUMBER = re.compile(
     r"до\s+какого\s+года|how\s+many|how\s+much|what\s+percent|when)(?!\w)",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.I)
+_NUMBER = re.compile(r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.IGNORECASE)
 _ENDS_LIKE_SENTENCE = re.compile(r"[.!?…\"»)]\s*$")
 # Units that a "how many / which year" question asks in ("в каком году", "сколько лет", "сколько
 # человек"): a sentence answers in them only next to a number ("18 лет", "в 2030 году"), not by
 # "в этом году", which news sentences are full of.
-_ASKED_UNIT = re.compile(r"(?<!\w)(?:как\w*|скольк\w*)\s+(год\w*|лет|человек\w*)(?!\w)", re.I)
+_ASKED_UNIT = re.compile(r"(?<!\w)(?:как\w*|скольк\w*)\s+(год\w*|лет|человек\w*)(?!\w)", re.IGNORECASE)
 _UNITS = {
-    "год": re.compile(r"\d\S*\s+(?:год|года|году|годом|годы|годов|годах|лет|гг?\.?)(?!\w)", re.I),
-    "человек": re.compile(r"\d\S*\s+(?:тыс\.?\s+|млн\s+)?(?:человек|чел\.)", re.I),
+    "год": re.compile(r"\d\S*\s+(?:год|года|году|годом|годы|годов|годах|лет|гг?\.?)(?!\w)", re.IGNORECASE),
+    "человек": re.compile(r"\d\S*\s+(?:тыс\.?\s+|млн\s+)?(?:человек|чел\.)", re.IGNORECASE),
 }
 
 

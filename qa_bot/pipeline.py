@@ -66,7 +66,7 @@ class Pipeline:
 
     # -- actions -----------------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[str] = (), **kwargs) -> Answer:  # noqa: ANN003
+    def ask(self, question: str, history: Sequence[str] = (), **kwargs) -> Answer:
         return self.answerer.answer(question, history, **kwargs)
 
     def update(

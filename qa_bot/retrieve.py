@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
-
 from .embed import Embedder
 from .index import DocumentInfo, Index, StoredChunk
 from .settings import RetrievalMode

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import SEEDS, make_settings
 
 from qa_bot.embed import Embedder, load_embedder
 from qa_bot.settings import Settings
-from support import SEEDS, make_settings
 
 
 @pytest.fixture(scope="session")

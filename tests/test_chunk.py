@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from support import SEEDS
+
 from qa_bot.chunk import chunk_document
 from qa_bot.ingest import ingest, parse_document
 from qa_bot.text import sentences

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from support import UDMURTIA, ULYANOVSK
+
 from qa_bot.cli import cli
 
 
 @pytest.fixture
-def run(tmp_path: Path, docs: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def run(tmp_path: Path, docs: Path, monkeypatch: pytest.MonkeyPatch):
     """Invoke the CLI in an empty working folder (no .env) with documents and index under tmp_path."""
     monkeypatch.chdir(tmp_path)
     env = {"DOCS_DIR": str(docs), "INDEX_DIR": str(tmp_path / "index"), "LLM_BACKEND": "extractive"}
 
-    def invoke(*args: str, input: str | None = None):  # noqa: ANN202
+    def invoke(*args: str, input: str | None = None):
         return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from support import make_settings
+
 from qa_bot.embed import Embedder, load_embedder, word_vector_text
 from qa_bot.errors import EmbeddingModelError
 from qa_bot.index import Index, update_index

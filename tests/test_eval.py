@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from support import DISTRACTORS, ROOT, SEEDS, make_settings
+
 from qa_bot.cli import cli
 from qa_bot.errors import GoldFileError
 from qa_bot.evaluation import metrics as m

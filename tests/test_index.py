@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from support import LOOKALIKES, UDMURTIA, ULYANOVSK
+
 from qa_bot.embed import Embedder
 from qa_bot.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from qa_bot.index import CURRENT, Index, update_index

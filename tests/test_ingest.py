@@ -7,8 +7,8 @@ from pathlib import Path
 
 import docx
 import pytest
-
 from support import SEEDS, UDMURTIA, ULYANOVSK
+
 from qa_bot.errors import DocumentsError
 from qa_bot.ingest import extract_text, format_date, ingest, parse_document
 

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from support import DISTRACTORS, LOOKALIKES, UDMURTIA, ULYANOVSK, make_settings
+
 from qa_bot.answer import Answerer
 from qa_bot.citations import REFUSAL
 from qa_bot.embed import Embedder

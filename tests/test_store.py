@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from support import UDMURTIA
 
 from qa_bot.embed import Embedder
 from qa_bot.index import Index, update_index
 from qa_bot.retrieve import Retriever
 from qa_bot.store import AUTO_HNSW_FROM, FaissStore
-from support import UDMURTIA
 
 
 def unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
