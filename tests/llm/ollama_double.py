@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -209,9 +210,18 @@ class FakeOllama:
 class LoopbackOllama:
     """The same API from a real HTTP server on 127.0.0.1 (chunked NDJSON), for code that opens its own client."""
 
-    def __init__(self, reply: Reply | None = None, *, models: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        reply: Reply | None = None,
+        *,
+        models: list[str] | None = None,
+        delay: float = 0.0,
+        break_after: int | None = None,
+    ) -> None:
         self.reply = reply or scripted()
         self.models = [MODEL] if models is None else models
+        self.delay = delay  # seconds after each NDJSON line of a chat answer
+        self.break_after = break_after  # drop the connection after this many lines (no {"done": true})
         self.chats: list[ChatRequest] = []
         self.paths: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -270,9 +280,14 @@ def _handler(fake: LoopbackOllama) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/x-ndjson")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for line in chat_lines(model, pieces(reply) if isinstance(reply, str) else reply):
+            lines = chat_lines(model, pieces(reply) if isinstance(reply, str) else reply)
+            for line in lines[: fake.break_after]:
                 self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()
+                time.sleep(fake.delay)
+            if fake.break_after is not None:
+                self.close_connection = True  # no terminating chunk: the stream breaks
+                return
             self.wfile.write(b"0\r\n\r\n")
 
     return Handler

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from botkit import BUS_QUESTION, GROUP, RunningBot, ask, copy_collection, new_user, running_bot, seed_index
-from fake_ollama import BrokenOllama
+from llm.ollama_double import MODEL, LoopbackOllama
 
 from qa_bot.telegram import texts
 
@@ -15,18 +15,19 @@ PARTIAL = ["Беларусь поставит ", "в Удмуртию автоб
 
 
 @pytest.fixture(scope="module")
-def ollama() -> Iterator[BrokenOllama]:
-    server = BrokenOllama(PARTIAL, delay=0.4).start()
-    yield server
-    server.stop()
+def ollama() -> Iterator[LoopbackOllama]:
+    """Streams PARTIAL, 0.4 s a piece, then drops the connection before {"done": true}."""
+    with LoopbackOllama(lambda _: PARTIAL, delay=0.4, break_after=len(PARTIAL)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def llm_bot(tmp_path_factory: pytest.TempPathFactory, ollama: BrokenOllama) -> Iterator[RunningBot]:
+def llm_bot(tmp_path_factory: pytest.TempPathFactory, ollama: LoopbackOllama) -> Iterator[RunningBot]:
     root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("llm_bot"))
     overrides = {
         "llm_backend": "ollama",
         "ollama_host": ollama.url,
+        "ollama_model": MODEL,
         "llm_timeout": 10,
         "max_concurrent_answers": 1,
     }
@@ -47,11 +48,11 @@ def _assert_cited_fallback(html: str) -> None:
 
 
 def test_private_chat_streams_a_draft_then_replaces_it_with_the_cited_answer(
-    llm_bot: RunningBot, ollama: BrokenOllama, user: int
+    llm_bot: RunningBot, ollama: LoopbackOllama, user: int
 ) -> None:
     final = ask(llm_bot.api, user, BUS_QUESTION, timeout=15)
     _assert_cited_fallback(final.text)
-    assert ollama.requests and ollama.requests[-1]["stream"] is True
+    assert ollama.chats and ollama.chats[-1].body["stream"] is True
     drafts = llm_bot.api.calls_of("sendMessageDraft", user)
     assert drafts and drafts[0].text.startswith("Беларусь поставит")
     assert all(d.at < final.at for d in drafts)
