@@ -12,11 +12,14 @@ from .text import lemmas
 
 # Questions that want a number or a date: prefer sentences that have one.
 _WANTS_NUMBER = re.compile(
-    r"(?<!\w)(сколько|скольк\w+|скока|на\s+сколько|как\w*\s+(?:процент\w*|сумм\w*|доллар\w*|дол(?:я|и|ю|е|ей|ям|ями|ях)|объ[её]м\w*)|когда|в\s+каком\s+году|"
-    r"до\s+какого\s+года|how\s+many|how\s+much|what\s+percent|when)(?!\w)",
+    r"(?<!\w)(сколько|скольк\w+|скока|на\s+сколько|когда|в\s+каком\s+году|до\s+какого\s+года|"
+    r"как\w*\s+(?:процент\w*|сумм\w*|доллар\w*|дол(?:я|и|ю|е|ей|ям|ями|ях)|объ[её]м\w*)|"
+    r"how\s+many|how\s+much|what\s+percent|when)(?!\w)",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.IGNORECASE
+)
 _ENDS_LIKE_SENTENCE = re.compile(r"[.!?…\"»)]\s*$")
 # Units that a "how many / which year" question asks in ("в каком году", "сколько лет", "сколько
 # человек"): a sentence answers in them only next to a number ("18 лет", "в 2030 году"), not by
