@@ -21,7 +21,14 @@ class UsageError(QaBotError):
 
 
 class DocumentsError(QaBotError):
-    """The documents folder is missing, empty or holds nothing readable."""
+    """The documents folder is missing, empty or holds nothing readable.
+
+    `russian` is the reason in Russian, without the file name, for people who send a file to the bot.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, russian: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.russian = russian
 
 
 class IndexMissingError(QaBotError):

@@ -69,10 +69,13 @@ def format_date(date: str | None) -> str:
     return f"{text} {year}" if year != "-" else f"{text} (год не указан)"
 
 
+_UNKNOWN_ENCODING = "кодировка не распознана: сохраните файл в UTF-8."
+
+
 def decode_bytes(data: bytes, name: str) -> tuple[str, str | None]:
     """UTF-8 (with or without BOM), else cp1251; returns (text, warning or None)."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DocumentsError(f"{name}: looks like a binary file, not text.")
+        raise DocumentsError(f"{name}: looks like a binary file, not text.", russian="это двоичный файл, а не текст.")
     for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
         try:
             return data.decode(encoding), None
@@ -81,10 +84,14 @@ def decode_bytes(data: bytes, name: str) -> tuple[str, str | None]:
     try:
         text = data.decode("cp1251")
     except UnicodeDecodeError as exc:
-        raise DocumentsError(f"{name}: not UTF-8 and not cp1251 ({exc.reason}).") from exc
+        raise DocumentsError(
+            f"{name}: not UTF-8 and not cp1251 ({exc.reason}).", russian=_UNKNOWN_ENCODING
+        ) from exc
     cyrillic = sum("а" <= c.lower() <= "я" for c in text)
     if cyrillic < 0.3 * sum(c.isalpha() for c in text):
-        raise DocumentsError(f"{name}: not UTF-8, and cp1251 gives no readable Russian text.")
+        raise DocumentsError(
+            f"{name}: not UTF-8, and cp1251 gives no readable Russian text.", russian=_UNKNOWN_ENCODING
+        )
     return text, f"{name}: not UTF-8, read as cp1251."
 
 
@@ -114,10 +121,15 @@ def _read_pdf(data: bytes, name: str) -> str:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise DocumentsError(f"{name}: cannot read this PDF ({exc}).") from exc
+        raise DocumentsError(
+            f"{name}: cannot read this PDF ({exc}).", russian="PDF повреждён или зашифрован."
+        ) from exc
     text = "\n\n".join(p for p in pages if p.strip())
     if not text.strip():
-        raise DocumentsError(f"{name}: the PDF has no text layer (a scan?); add a text version instead.")
+        raise DocumentsError(
+            f"{name}: the PDF has no text layer (a scan?); add a text version instead.",
+            russian="в PDF нет текстового слоя (скан?); пришлите текстовую версию.",
+        )
     return text
 
 
@@ -130,7 +142,9 @@ def _read_docx(data: bytes, name: str) -> str:
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentsError(f"{name}: cannot read this .docx file ({exc}).") from exc
+        raise DocumentsError(
+            f"{name}: cannot read this .docx file ({exc}).", russian="файл .docx повреждён."
+        ) from exc
     return "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
 
 
@@ -175,7 +189,7 @@ def parse_document(doc_id: str, raw: str, path: str = "") -> Document:
     """Clean `raw` text and extract title, date and source."""
     paragraphs = clean_paragraphs(raw)
     if not paragraphs:
-        raise DocumentsError(f"{doc_id}: the document is empty.")
+        raise DocumentsError(f"{doc_id}: the document is empty.", russian="в документе нет текста.")
     date: str | None = None
     header = _DATE_HEADER.match(paragraphs[0])
     if header:

@@ -49,14 +49,16 @@ def target_path(docs_dir: Path, file_name: str) -> Path:
 def check_document(data: bytes, file_name: str) -> Document:
     """Parse the file as indexing will; raises DocumentsError with a clear message when it cannot be read."""
     if not data.strip():
-        raise DocumentsError(f"{file_name}: the file is empty.")
+        raise DocumentsError(f"{file_name}: the file is empty.", russian="файл пуст.")
     try:
         raw, _warning = extract_text(data, file_name)
     except DocumentsError:
         raise
     except Exception as exc:  # a parser library failing on a malformed file
+        suffix = Path(file_name).suffix
         raise DocumentsError(
-            f"{file_name}: the file is damaged or not really {Path(file_name).suffix}."
+            f"{file_name}: the file is damaged or not really {suffix}.",
+            russian=f"файл повреждён или это не {suffix}.",
         ) from exc
     return parse_document(safe_stem(file_name), raw)
 
@@ -114,7 +116,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     try:
         await asyncio.to_thread(check_document, data, name)
     except DocumentsError as exc:
-        reason = str(exc).removeprefix(f"{name}: ")
+        reason = exc.russian or str(exc).removeprefix(f"{name}: ")
         await message.reply_text(texts.UPLOAD_UNREADABLE.format(name=name, reason=reason))
         return
     async with state.index_lock:

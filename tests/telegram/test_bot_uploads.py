@@ -81,26 +81,27 @@ def test_admin_uploads_a_docx_document_that_becomes_answerable(upload_bot: Runni
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "expected"),
+    ("name", "data", "expected", "reason"),
     [
-        ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "Не удалось прочитать «broken.pdf»"),
-        ("broken.docx", b"PK\x03\x04 not a zip archive", "Не удалось прочитать «broken.docx»"),
-        ("empty.txt", b"   \n\n  ", "Не удалось прочитать «empty.txt»"),
-        ("binary.txt", b"\x00\x01\x02\x03" * 100, "Не удалось прочитать «binary.txt»"),
-        ("setup.exe", b"MZ\x90\x00", "Файлы .exe я не читаю"),
+        ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "Не удалось прочитать «broken.pdf»", "PDF повреждён"),
+        ("broken.docx", b"PK\x03\x04 not a zip archive", "Не удалось прочитать «broken.docx»", "файл .docx повреждён"),
+        ("empty.txt", b"   \n\n  ", "Не удалось прочитать «empty.txt»", "файл пуст"),
+        ("binary.txt", b"\x00\x01\x02\x03" * 100, "Не удалось прочитать «binary.txt»", "это двоичный файл"),
+        ("latin1.txt", "Café crème brûlée".encode("latin-1"), "Не удалось прочитать «latin1.txt»", "кодировка"),
+        ("setup.exe", b"MZ\x90\x00", "Файлы .exe я не читаю", None),
     ],
-    ids=["pdf", "docx", "empty", "binary", "exe"],
+    ids=["pdf", "docx", "empty", "binary", "encoding", "exe"],
 )
 def test_a_file_that_cannot_be_parsed_is_rejected_and_nothing_changes(
-    upload_bot: RunningBot, name: str, data: bytes, expected: str
+    upload_bot: RunningBot, name: str, data: bytes, expected: str, reason: str | None
 ) -> None:
     before = _snapshot(upload_bot)
     verdict = _upload(upload_bot, name, data)
     assert verdict.startswith(expected)
-    if name.endswith(".exe"):
+    if reason is None:
         assert "Подходят: .txt, .md" in verdict
-    else:
-        assert "коллекция не изменилась.\nПричина: " in verdict and f"Причина: {name}" not in verdict
+    else:  # the reason in Russian, for the person in the chat
+        assert f"коллекция не изменилась.\nПричина: {reason}" in verdict, verdict
     assert _snapshot(upload_bot) == before
 
 
