@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from .llm import LLMBackend, make_backend
 from .retrieve import Retriever
 from .settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 class Pipeline:
     """Loads the index and models once; `reload()` swaps in a freshly built index."""
@@ -24,6 +28,8 @@ class Pipeline:
         self._embedder_lock = threading.Lock()
         self._backend_name = backend
         self._backend: tuple[LLMBackend | None, LLMError | None] | None = None
+        self._probed_at = 0.0  # when make_backend last ran (monotonic seconds)
+        self._probe_lock = threading.Lock()
         self._index: Index | None = None
         self._answerer: Answerer | None = None
 
@@ -45,8 +51,29 @@ class Pipeline:
 
     def backend(self) -> tuple[LLMBackend | None, LLMError | None]:
         if self._backend is None:
+            self._probed_at = time.monotonic()
             self._backend = make_backend(self.settings, self._backend_name)
         return self._backend
+
+    def _look_for_llm_again(self) -> None:
+        """LLM_BACKEND=auto fell back to extractive answers: probe Ollama again, at most every
+        LLM_AUTO_RECHECK seconds and by one thread at a time, so that a server started after the bot
+        is used without a restart."""
+        current = self._backend
+        if current is None or current[0] is not None or current[1] is None:
+            return  # not resolved yet, an LLM in use, or extractive by choice
+        if time.monotonic() - self._probed_at < self.settings.llm_auto_recheck:
+            return
+        if not self._probe_lock.acquire(blocking=False):
+            return  # another thread is probing; answer extractively meanwhile
+        try:
+            self._probed_at = time.monotonic()
+            found = make_backend(self.settings, self._backend_name)
+            if found[0] is not None:
+                log.info("LLM_BACKEND=auto: %s is reachable now; answers use it", found[0].label)
+                self._backend, self._answerer = found, None
+        finally:
+            self._probe_lock.release()
 
     @property
     def answerer(self) -> Answerer:
@@ -67,6 +94,7 @@ class Pipeline:
     # -- actions -----------------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[str] = (), **kwargs) -> Answer:
+        self._look_for_llm_again()
         return self.answerer.answer(question, history, **kwargs)
 
     def update(

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
     llm_max_tokens: int = Field(512, ge=16)
     llm_timeout: float = Field(120.0, gt=0)
+    # LLM_BACKEND=auto without a reachable Ollama looks for it again at most this often (seconds)
+    llm_auto_recheck: float = Field(60.0, gt=0)
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_model: str = "qwen2.5:7b-instruct"
     llamacpp_model_path: Path | None = None

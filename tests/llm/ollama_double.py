@@ -217,6 +217,7 @@ class LoopbackOllama:
         models: list[str] | None = None,
         delay: float = 0.0,
         break_after: int | None = None,
+        port: int = 0,
     ) -> None:
         self.reply = reply or scripted()
         self.models = [MODEL] if models is None else models
@@ -224,7 +225,7 @@ class LoopbackOllama:
         self.break_after = break_after  # drop the connection after this many lines (no {"done": true})
         self.chats: list[ChatRequest] = []
         self.paths: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name="loopback-ollama", daemon=True)
 

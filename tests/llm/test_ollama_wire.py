@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -335,6 +336,23 @@ def test_auto_picks_ollama_on_a_loopback_server(seed_root: Path, navec: Embedder
     assert answer.backend == LABEL and answer.notice is None and answer.citations[0].doc_id == UDMURTIA
     chat = server.chats[-1]
     assert chat.body["stream"] is True and chat.body["options"]["num_ctx"] >= 2048
+
+
+def test_auto_finds_an_ollama_started_later_without_a_restart(seed_root: Path, navec: Embedder) -> None:
+    port = refused_port()
+    settings = llm_settings(
+        seed_root, llm_backend="auto", ollama_host=f"http://127.0.0.1:{port}", llm_auto_recheck=0.3
+    )
+    pipeline = Pipeline(settings, embedder=navec)
+    before = pipeline.ask(BUS_QUESTION)
+    assert before.backend == "extractive" and "недоступна" in (before.notice or "")
+    with LoopbackOllama(port=port) as server:
+        soon = pipeline.ask(BUS_QUESTION)  # within LLM_AUTO_RECHECK of the last probe: not probed again
+        assert soon.backend == "extractive" and server.paths == []
+        time.sleep(0.4)
+        after = pipeline.ask(BUS_QUESTION)
+    assert server.paths == ["GET /api/tags", "POST /api/chat"]
+    assert after.backend == LABEL and after.notice is None and after.citations[0].doc_id == UDMURTIA
 
 
 def test_auto_with_the_model_missing_on_a_loopback_server(seed_root: Path) -> None:
