@@ -343,6 +343,8 @@ def update_index(
             if progress:
                 progress(done, total)
 
+        if progress and total:
+            progress(0, total)  # the bar starts when embedding does: its rate is chunks per second
         titles = {d.doc_id: d.title for d in to_embed}
         vectors = model.embed_passages([index_text(titles[c.doc_id], c.text) for c in new_chunks], tick)
         gone = set(report.removed) | set(report.changed)
