@@ -72,6 +72,11 @@ class Answer:
         }
 
 
+NOT_RUSSIAN_NOTICE = (
+    "Без языковой модели вопрос не переводится, а документы на русском: задайте его по-русски."
+)
+
+
 def is_russian(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return not letters or sum("а" <= c.lower() <= "я" or c.lower() == "ё" for c in letters) >= 0.5 * len(letters)
@@ -151,6 +156,8 @@ class Answerer:
         )  # fmt: skip
 
         emitted = False  # whether on_delta already received LLM text
+        if self.backend is None and not is_russian(query):
+            notices.append(NOT_RUSSIAN_NOTICE)
         unknown = self.retriever.unknown_names(query) if is_russian(query) else []
         if unknown:  # the question is about something no document mentions
             notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")

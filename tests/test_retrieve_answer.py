@@ -89,6 +89,12 @@ def test_question_about_something_not_in_the_documents_is_refused(answerer: Answ
     assert answerer.answer("Какая погода будет завтра?").refused
 
 
+def test_a_question_in_english_without_an_llm_asks_for_russian(answerer: Answerer) -> None:
+    answer = answerer.answer("How much did Udmurtia's trade turnover with Belarus grow?")
+    assert answer.refused and "задайте его по-русски" in (answer.notice or "")
+    assert answerer.answer("На сколько вырос товарооборот Удмуртии?").notice is None
+
+
 def test_follow_up_uses_the_previous_question(answerer: Answerer) -> None:
     answer = answerer.answer("А на каком топливе они работают?", ["Сколько автобусов Беларусь поставит в Удмуртию?"])
     assert "газомоторном" in answer.answer and answer.citations[0].doc_id == UDMURTIA
