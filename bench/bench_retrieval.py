@@ -77,6 +77,16 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
 
 
+def timings(call, items) -> list[float]:
+    """Seconds that `call(item)` took, for each item."""
+    out = []
+    for item in items:
+        t = time.perf_counter()
+        call(item)
+        out.append(time.perf_counter() - t)
+    return out
+
+
 def summary_ms(seconds: list[float]) -> dict[str, float]:
     ms = [s * 1000 for s in seconds]
     return {"p50": pct(ms, 50), "p95": pct(ms, 95), "mean": float(np.mean(ms)) if ms else float("nan")}
@@ -447,14 +457,7 @@ def worker_query(p: dict) -> dict:
             retriever.search(q, k, mode)
 
     log(f"query {p['size']}: ours, {len(questions)} queries x {len(MODES)} modes")
-    ours: dict[str, list[float]] = {}
-    for mode in MODES:
-        times = []
-        for q in questions:
-            t = time.perf_counter()
-            retriever.search(q, k, mode)
-            times.append(time.perf_counter() - t)
-        ours[mode] = times
+    ours = {mode: timings(lambda q, m=mode: retriever.search(q, k, m), questions) for mode in MODES}
 
     # Top-1 document on answerable gold questions (synthetic look-alikes make this hard on purpose).
     gold = [g for g in gold_questions() if g.get("answerable") and g.get("sources")]
@@ -486,14 +489,7 @@ def worker_query(p: dict) -> dict:
     # Proposed: single-threaded FAISS for single-query search (see the vector-search table).
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
-    variant: dict[str, list[float]] = {}
-    for mode in ("dense", "hybrid"):
-        times = []
-        for q in questions:
-            t = time.perf_counter()
-            retriever.search(q, k, mode)
-            times.append(time.perf_counter() - t)
-        variant[mode] = times
+    variant = {m: timings(lambda q, m=m: retriever.search(q, k, m), questions) for m in ("dense", "hybrid")}
     faiss.omp_set_num_threads(threads)
 
     profiler = cProfile.Profile()
@@ -534,14 +530,7 @@ def worker_query(p: dict) -> dict:
     for q in questions[:10]:
         for mode in MODES:
             base_search(q, mode)
-    base: dict[str, list[float]] = {}
-    for mode in MODES:
-        times = []
-        for q in questions:
-            t = time.perf_counter()
-            base_search(q, mode)
-            times.append(time.perf_counter() - t)
-        base[mode] = times
+    base = {mode: timings(lambda q, m=mode: base_search(q, m), questions) for mode in MODES}
 
     # Components alone, same inputs: BM25 search and dense vector search.
     comp: dict[str, list[float]] = defaultdict(list)
@@ -618,11 +607,7 @@ def worker_query(p: dict) -> dict:
                 faiss.omp_set_num_threads(1)
             for q in questions[:10]:
                 retriever.search(q, k, "hybrid")
-            times = []
-            for q in questions:
-                t = time.perf_counter()
-                retriever.search(q, k, "hybrid")
-                times.append(time.perf_counter() - t)
+            times = timings(lambda q: retriever.search(q, k, "hybrid"), questions)
             same_top1 = same_topk = 0
             for q in unique:
                 got = [h.chunk.chunk_id for h in retriever.search(q, k, "hybrid")]
