@@ -47,6 +47,7 @@ from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -1335,27 +1336,6 @@ def verdict(run: dict) -> list[str]:
     return lines
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before = "\n".join(lines[:start]).rstrip("\n")
-        after = "\n".join(lines[end:])
-        new = (
-            (before + "\n\n" if before else "")
-            + section.rstrip("\n")
-            + "\n"
-            + ("\n" + after + "\n" if after else "")
-        )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,10000,100000", help="corpus sizes in chunks (comma-separated)")
@@ -1462,7 +1442,7 @@ def main(argv: list[str] | None = None) -> int:
         section = render(run)
         print(section)
         if not args.no_write:
-            write_section(Path(args.out), section)
+            write_section(Path(args.out), SECTION, section)
             log(f"wrote the '{SECTION}' section of {args.out}")
     finally:
         if not args.keep and not args.workdir:

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "telegram"))
 
 from fake_bot_api import Call, FakeBotApi
+from sections import write_section
 
 from qa_bot.pipeline import Pipeline
 from qa_bot.settings import Settings
@@ -171,21 +172,6 @@ def section(rows: list[dict[str, float]], single: float, per_user: int, command:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace our section of `path` (or append it), keeping everything else."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = old.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = (
-            "\n".join(lines[:start] + text.rstrip("\n").splitlines() + [""] + lines[end:]).rstrip("\n") + "\n"
-        )
-    path.write_text(new, encoding="utf-8")
-
-
 @contextmanager
 def bot_process(root: Path, api: FakeBotApi, per_user: int) -> Iterator[None]:
     """`qa-bot bot` exactly as users start it, in its own process, polling the loopback `api`."""
@@ -255,7 +241,7 @@ def main() -> None:
     text = section(rows, single, args.questions, command)
     print("\n" + text)
     if not args.no_write:
-        write_section(args.out, text)
+        write_section(args.out, SECTION, text)
         print(f"wrote the '{SECTION}' section of {args.out}")
 
 
