@@ -17,7 +17,6 @@ from botkit import (
     RunningBot,
     ask,
     copy_collection,
-    new_user,
     reply_to,
     running_bot,
     seed_index,
@@ -33,11 +32,6 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("bot"))
     with running_bot(root) as running:
         yield running
-
-
-@pytest.fixture
-def user() -> int:
-    return new_user()
 
 
 STICKER = {"file_id": "s1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,

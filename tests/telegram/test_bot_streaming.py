@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from botkit import BUS_QUESTION, GROUP, RunningBot, ask, copy_collection, new_user, running_bot, seed_index
+from botkit import BUS_QUESTION, GROUP, RunningBot, ask, copy_collection, running_bot, seed_index
 from llm.ollama_double import MODEL, LoopbackOllama
 
 from qa_bot.telegram import texts
@@ -33,11 +33,6 @@ def llm_bot(tmp_path_factory: pytest.TempPathFactory, ollama: LoopbackOllama) ->
     }
     with running_bot(root, **overrides) as running:
         yield running
-
-
-@pytest.fixture
-def user() -> int:
-    return new_user()
 
 
 def _assert_cited_fallback(html: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import docx
 import pytest
-from botkit import ADMIN, RunningBot, ask, copy_collection, new_user, running_bot, seed_index
+from botkit import ADMIN, RunningBot, ask, copy_collection, running_bot, seed_index
 
 from qa_bot.telegram import texts
 
@@ -35,11 +35,6 @@ def upload_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]
     root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("upload_bot"))
     with running_bot(root) as running:
         yield running
-
-
-@pytest.fixture
-def user() -> int:
-    return new_user()
 
 
 def _snapshot(bot: RunningBot) -> tuple[list[str], str, list[str]]:
