@@ -156,9 +156,10 @@ class Answerer:
         )  # fmt: skip
 
         emitted = False  # whether on_delta already received LLM text
-        if self.backend is None and not is_russian(query):
+        russian = is_russian(query)
+        if self.backend is None and not russian:
             notices.append(NOT_RUSSIAN_NOTICE)
-        unknown = self.retriever.unknown_names(query) if is_russian(query) else []
+        unknown = self.retriever.unknown_names(query) if russian else []
         if unknown:  # the question is about something no document mentions
             notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")
         elif not hits or hits[0].relevance < self._refusal_threshold:
