@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,6 +157,69 @@ class Index:
         self.store = store
         self.lexical = lexical
         self.row_of_vector = {c.vector_id: row for row, c in enumerate(chunks)}
+
+    # -- the read interface retrieval uses (a server-backed store implements the same) -------
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, row: int) -> StoredChunk:
+        """The chunk stored under `row` (the key the searches below return)."""
+        return self.chunks[row]
+
+    def knows(self, term: str) -> bool:
+        """True when some chunk contains the lemma `term`."""
+        return self.lexical.knows(term)
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self.lexical.vocabulary
+
+    def document_frequency(self) -> dict[str, int]:
+        """How many chunks contain each lemma."""
+        return self.lexical.document_frequency()
+
+    def _allowed_rows(self, doc_ids: Collection[str] | None) -> set[int] | None:
+        if doc_ids is None:
+            return None
+        wanted = set(doc_ids)
+        return {row for row, c in enumerate(self.chunks) if c.doc_id in wanted}
+
+    def lexical_search(
+        self, terms: Sequence[str], k: int, doc_ids: Collection[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, BM25 score) of the k best chunks with a positive score, best first; only chunks of
+        `doc_ids` when given (the filter applies before the top k is cut)."""
+        allowed = self._allowed_rows(doc_ids)
+        if allowed is None:
+            scores, rows = self.lexical.search(terms, k)
+            return [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
+        if not allowed:
+            return []
+        scores = self.lexical.scores(terms)
+        ranked = sorted((r for r in allowed if r < len(scores) and scores[r] > 0), key=lambda r: (-scores[r], r))
+        return [(r, float(scores[r])) for r in ranked[:k]]
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, cosine) of the k nearest chunks, best first; only chunks of `doc_ids` when given."""
+        allowed = self._allowed_rows(doc_ids)
+        if allowed is not None:
+            if not allowed:
+                return []
+            ids = np.array([self.chunks[r].vector_id for r in sorted(allowed)], dtype=np.int64)
+            matrix = self.store.vectors(ids)
+            sims = matrix @ np.asarray(vector, dtype=np.float32).ravel()
+            order = np.argsort(-sims, kind="stable")[:k]
+            return [(self.row_of_vector[int(ids[i])], float(sims[i])) for i in order]
+        scores, ids = self.store.search(vector, k)
+        return [
+            (self.row_of_vector[int(v)], float(s))
+            for s, v in zip(scores[0], ids[0], strict=True)
+            if v >= 0 and int(v) in self.row_of_vector
+        ]
 
     @property
     def embedding_model(self) -> str:

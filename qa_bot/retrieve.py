@@ -6,7 +6,7 @@ import difflib
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -59,7 +59,7 @@ class Retriever:
     @cached_property
     def _vocab_by_letter(self) -> dict[str, list[str]]:
         buckets: dict[str, list[str]] = defaultdict(list)
-        for term in self.index.lexical.vocabulary:
+        for term in self.index.vocabulary:
             if len(term) >= 4 and term.isalpha():
                 buckets[term[0]].append(term)
         return buckets
@@ -67,7 +67,7 @@ class Retriever:
     def term(self, word: str) -> str:
         """The index lemma for a word form; a misspelt word unknown to the index becomes its closest lemma."""
         term = lemma(word)
-        if self.index.lexical.knows(term) or len(word) < 4 or not word.isalpha() or is_dictionary_word(word):
+        if self.index.knows(term) or len(word) < 4 or not word.isalpha() or is_dictionary_word(word):
             return term
         bucket = self._vocab_by_letter.get(word[0], [])
         close = difflib.get_close_matches(word, bucket, n=1, cutoff=0.75) or difflib.get_close_matches(
@@ -89,7 +89,7 @@ class Retriever:
             if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
             lower = word.lower()
-            if self.index.lexical.knows(self.term(lower)):
+            if self.index.knows(self.term(lower)):
                 continue
             # a misspelt name ("Раман Ефимав") is close to an indexed one: not unknown
             if not difflib.get_close_matches(lower, self._vocab_by_letter.get(lower[0], []), n=1, cutoff=0.8):
@@ -97,13 +97,13 @@ class Retriever:
         return out
 
     def _idf(self, terms: list[str]) -> dict[str, float]:
-        n = max(1, len(self.index.chunks))
+        n = max(1, self.index.chunk_count)
         df = self._doc_freq
         return {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in set(terms)}
 
     @cached_property
     def _doc_freq(self) -> dict[str, int]:
-        return self.index.lexical.document_frequency()
+        return self.index.document_frequency()
 
     def coverage(self, terms: list[str], chunk: StoredChunk, idf: dict[str, float]) -> float:
         """IDF-weighted share of the question's lemmas that occur in the chunk."""
@@ -113,30 +113,27 @@ class Retriever:
         total = sum(idf[t] for t in set(terms))
         return sum(idf[t] for t in set(terms) if t in have) / total if total else 0.0
 
-    def search(self, question: str, k: int = 5, mode: RetrievalMode | None = None) -> list[Hit]:
-        """The k best passages, best first."""
+    def search(
+        self, question: str, k: int = 5, mode: RetrievalMode | None = None, doc_ids: Collection[str] | None = None
+    ) -> list[Hit]:
+        """The k best passages, best first; only passages of `doc_ids` when given."""
         mode = mode or self.mode
-        if not self.index.chunks:
+        if not self.index.chunk_count:
             return []
         terms = self.query_terms(question)
         bm25: dict[int, float] = {}
         dense: dict[int, float] = {}
         pool = max(CANDIDATES, k)
         if mode in ("bm25", "hybrid"):
-            scores, rows = self.index.lexical.search(terms, pool)
-            bm25 = {int(r): float(s) for r, s in zip(rows, scores, strict=True)}
+            bm25 = dict(self.index.lexical_search(terms, pool, doc_ids))
         if mode in ("dense", "hybrid"):
-            vector = self.embedder.embed_query(question)
-            scores, ids = self.index.store.search(vector, pool)
-            for s, vid in zip(scores[0], ids[0], strict=True):
-                if vid >= 0 and int(vid) in self.index.row_of_vector:
-                    dense[self.index.row_of_vector[int(vid)]] = float(s)
+            dense = dict(self.index.dense_search(self.embedder.embed_query(question), pool, doc_ids))
         fused = self._fuse(bm25, dense, mode)
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         idf = self._idf(terms)
         hits = []
         for row, score in ranked:
-            chunk = self.index.chunks[row]
+            chunk = self.index.chunk(row)
             cov = self.coverage(terms, chunk, idf)
             hits.append(
                 Hit(
