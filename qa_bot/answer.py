@@ -7,27 +7,29 @@ or answers without valid citations, the extractive answerer quotes the documents
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from . import messages
 from .citations import REFUSAL, Citation, is_refusal, verify
-from .errors import LLMError, LLMModelMissingError, LLMTimeoutError, LLMUnavailableError, UsageError
-from .extractive import extract_answer
-from .ingest import format_date
+from .errors import LLMError, LLMModelMissingError, LLMTimeoutError, LLMUnavailableError
+from .extractive import Extraction, extract_answer
 from .llm import LLMBackend, Message
-from .prompts import render
+from .prompting import REWRITE_MAX_TOKENS, answer_messages, first_line, plausible_rewrite, rewrite_messages, tidy
+from .questions import answer_type, clean_question, is_russian, leans_on_history
+from .refusal import Evidence, model_for
 from .retrieve import Hit, Retriever
-from .safety import fence_text
 from .settings import RetrievalMode, Settings
-from .text import lemmas
 
 log = logging.getLogger(__name__)
 
 EXTRACTIVE = "extractive"
-REWRITE_MAX_TOKENS = 96
+WEAK_STANDALONE = 0.5  # a question whose best passage covers less of it may lean on the conversation
+SENTENCE_CACHE = 4096  # sentence vectors kept per answerer (the same passages come back often)
 
 
 @dataclass
@@ -72,27 +74,6 @@ class Answer:
         }
 
 
-NOT_RUSSIAN_NOTICE = (
-    "Без языковой модели вопрос не переводится, а документы на русском: задайте его по-русски."
-)
-
-
-def is_russian(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return not letters or sum("а" <= c.lower() <= "я" or c.lower() == "ё" for c in letters) >= 0.5 * len(letters)
-
-
-def clean_question(question: str, limit: int) -> tuple[str, str | None]:
-    """The question stripped and cut to `limit` characters; (text, notice or None)."""
-    text = re.sub(r"\s+", " ", question or "").strip()
-    if not text or not re.search(r"\w", text):
-        raise UsageError("Вопрос пуст: напишите, что вы хотите узнать из документов.")
-    if len(text) <= limit:
-        return text, None
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
-    return cut, f"Вопрос слишком длинный ({len(text)} символов): использованы первые {len(cut)}."
-
-
 class Answerer:
     """Question → retrieval → refusal check → generation → citation check → Answer."""
 
@@ -108,6 +89,8 @@ class Answerer:
         self.backend = backend
         self.settings = settings
         self.fallback_reason = fallback_reason  # why LLM_BACKEND=auto answers without an LLM
+        self._fallback_told = False
+        self._sentence_vectors: dict[str, np.ndarray] = {}
 
     @property
     def _refusal_threshold(self) -> float:
@@ -140,15 +123,19 @@ class Answerer:
         started = time.perf_counter()
         text, notice = clean_question(question, self.settings.max_question_chars)
         notices = [n for n in (notice,) if n]
-        details = [str(self.fallback_reason)] if self.fallback_reason else []
-        if self.fallback_reason:
+        details: list[str] = []
+        if self.fallback_reason and not self._fallback_told:
+            self._fallback_told = True  # once per session; the technical reason goes to the log
             notices.insert(0, llm_failure_notice(self.fallback_reason))
+            details.append(str(self.fallback_reason))
         turns = self.settings.history_turns
         history = [h for h in history if h and h.strip()][-turns:] if turns else []
         k = k or self.settings.top_k
+        russian = is_russian(text)
+        if not russian and self.backend is None and (mode or self.retriever.mode) == "hybrid":
+            mode = "dense"  # words of another language match no Russian lemma; the encoder may be multilingual
 
-        query = self._search_query(text, history)
-        hits = self.retriever.search(query, k, mode)
+        query, context, hits = self._retrieve(text, history, k, mode)
         retrieved = time.perf_counter()
         result = Answer(
             question=text, answer=REFUSAL, refused=True, citations=[], passages=hits,
@@ -156,18 +143,17 @@ class Answerer:
         )  # fmt: skip
 
         emitted = False  # whether on_delta already received LLM text
-        russian = is_russian(query)
-        if self.backend is None and not russian:
-            notices.append(NOT_RUSSIAN_NOTICE)
-        unknown = self.retriever.unknown_names(query) if russian else []
+        unknown = self.retriever.unknown_names(query) if is_russian(query) else []
         if unknown:  # the question is about something no document mentions
-            notices.append("В документах не упоминается: " + ", ".join(dict.fromkeys(unknown)) + ".")
-        elif not hits or hits[0].relevance < self._refusal_threshold:
-            pass  # nothing relevant enough: refuse without calling the LLM
+            notices.append(messages.not_mentioned(unknown))
         elif self.backend is not None:
-            emitted = self._generate(result, query, hits, notices, details, on_delta)
+            if hits and hits[0].relevance >= self.settings.llm_refusal_threshold:
+                emitted = self._generate(result, query, hits, notices, details, on_delta)
+            # else nothing relevant enough: refuse without calling the LLM
         else:
-            self._extract(result, text, hits, history)
+            self._extract(result, text, hits, context)
+            if result.refused and not russian:
+                notices.append(messages.NOT_RUSSIAN)
         if on_delta and not result.streamed and not emitted:
             on_delta(result.answer)  # nothing was streamed: deliver the whole answer as one piece
         done = time.perf_counter()
@@ -182,67 +168,42 @@ class Answerer:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _search_query(self, question: str, history: list[str]) -> str:
+    def _retrieve(
+        self, text: str, history: list[str], k: int, mode: RetrievalMode | None
+    ) -> tuple[str, str, list[Hit]]:
+        """(search query, conversation context for the answer, passages).
+
+        The conversation is used only when the question needs it: it refers back («А он…?», «там»),
+        or it finds little on its own. A question that stands on its own starts a new topic.
+        """
+        if not history:
+            query = self._rewrite(text, []) if not is_russian(text) else text
+            return query, "", self.retriever.search(query, k, mode)
+        if not leans_on_history(text):
+            hits = self.retriever.search(text, k, mode)
+            if hits and hits[0].relevance >= WEAK_STANDALONE and is_russian(text):
+                return text, "", hits  # a topic switch: the history would only pull the old topic back
+        query = self._rewrite(text, history)
+        return query, (history[-1] if query == f"{history[-1]} {text}" else ""), self.retriever.search(query, k, mode)
+
+    def _rewrite(self, question: str, history: list[str]) -> str:
         """A standalone Russian question for retrieval (LLM rewrite, or the previous question prepended)."""
-        if not history and is_russian(question):
-            return question
         if self.backend is not None:
             try:
                 rewritten = self.backend.complete(
-                    self._rewrite_messages(question, history), max_tokens=REWRITE_MAX_TOKENS, temperature=0.0
+                    rewrite_messages(question, history), max_tokens=REWRITE_MAX_TOKENS, temperature=0.0
                 )
-                line = next((ln.strip(" «»\"'") for ln in rewritten.splitlines() if ln.strip()), "")
-                if self._plausible_rewrite(line, question, history):
+                line = first_line(rewritten)
+                if plausible_rewrite(line, question, history):
                     return line
             except LLMError as exc:
                 log.warning("question rewrite failed: %s", exc)
         return f"{history[-1]} {question}" if history else question
 
-    @staticmethod
-    def _plausible_rewrite(line: str, question: str, history: list[str]) -> bool:
-        """A rewrite is used only if it is a short Russian question about the same things (small models echo
-        their prompt or answer instead)."""
-        if not 3 <= len(line) <= 300 or not is_russian(line) or is_refusal(line):
-            return False
-        prompt = render("rewrite_system") + render("rewrite_user")
-        if line in prompt:
-            return False
-        if not is_russian(question) and not history:
-            return True  # a translation shares no words with the question
-        asked = set(lemmas(" ".join([question, *history])))
-        return bool(set(lemmas(line)) & asked) or not asked
-
-    def _rewrite_messages(self, question: str, history: list[str]) -> list[Message]:
-        listed = "\n".join(f"- {h}" for h in history) or "(нет)"
-        return [
-            {"role": "system", "content": render("rewrite_system")},
-            {"role": "user", "content": render("rewrite_user", history=listed, question=question)},
-        ]
-
     def build_messages(self, question: str, hits: Sequence[Hit]) -> tuple[list[Message], int]:
         """The answer prompt with as many passages as the backend's context holds; (messages, passages used)."""
         assert self.backend is not None
-        system = render("answer_system")
-        blocks = [
-            render(
-                "passage",
-                n=str(i),
-                title=fence_text(h.document.title),
-                date=format_date(h.document.date),
-                text=fence_text(h.chunk.text),
-            )
-            for i, h in enumerate(hits, start=1)
-        ]
-        window = self.backend.context_window
-        while True:
-            user = render("answer_user", passages="\n".join(blocks), question=fence_text(question))
-            messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-            if window is None or len(blocks) <= 1:
-                return messages, len(blocks)
-            used = sum(self.backend.count_tokens(m["content"]) + 8 for m in messages)
-            if used + self.settings.llm_max_tokens <= window:
-                return messages, len(blocks)
-            blocks.pop()  # drop the lowest-ranked passage until the prompt fits
+        return answer_messages(self.backend, question, hits, self.settings.llm_max_tokens)
 
     def _generate(
         self,
@@ -255,11 +216,11 @@ class Answerer:
     ) -> bool:
         """Fill `result` from the LLM (or the extractive fallback); True when deltas were streamed."""
         assert self.backend is not None
-        messages, used = self.build_messages(query, hits)
+        messages_, used = self.build_messages(query, hits)
         pieces: list[str] = []
         try:
             for delta in self.backend.stream(
-                messages, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
+                messages_, max_tokens=self.settings.llm_max_tokens, temperature=self.settings.llm_temperature
             ):
                 pieces.append(delta)
                 if on_delta:
@@ -268,57 +229,87 @@ class Answerer:
             log.warning("LLM failed, answering extractively: %s", exc)
             notices.append(llm_failure_notice(exc))
             details.append(str(exc))
-            self._extract(result, query, hits, [])
+            self._extract(result, query, hits, "")
             return bool(pieces)
-        raw = _tidy("".join(pieces))
+        raw = tidy("".join(pieces))
         if is_refusal(raw):
             result.answer, result.refused, result.citations = REFUSAL, True, []
             return bool(pieces)
         text, citations = verify(raw, hits[:used])
         if not citations:
-            notices.append("Ответ модели не опирался на источники, поэтому показан ответ из цитат документов.")
-            self._extract(result, query, hits, [])
+            notices.append(messages.LLM_UNGROUNDED)
+            self._extract(result, query, hits, "")
             return bool(pieces)
         result.answer, result.refused, result.citations = text, False, citations
         result.streamed = bool(on_delta)
         return bool(pieces)
 
-    def _extract(self, result: Answer, question: str, hits: list[Hit], history: list[str]) -> None:
-        found = extract_answer(
+    def _extract(self, result: Answer, question: str, hits: list[Hit], context: str) -> None:
+        """The extractive answer, or a refusal when the refusal policy finds the evidence too thin."""
+        result.backend = EXTRACTIVE
+        result.answer, result.refused, result.citations = REFUSAL, True, []
+        found = self.extraction(question, hits, context)
+        if found is None:
+            return
+        if self.refusal_model.answers(self.evidence(question, hits, found)):
+            result.answer, result.citations, result.refused = found.answer, found.citations, False
+
+    def extraction(self, question: str, hits: list[Hit], context: str = "") -> Extraction | None:
+        return extract_answer(
             question,
             hits,
-            context=history[-1] if history else "",
             question_terms=self.retriever.query_terms(question),
+            kind=answer_type(question),
+            context=context,
+            similarity=self._similarity(question) if self._uses_encoder else None,
         )
-        result.backend = EXTRACTIVE
-        if found is None:
-            result.answer, result.refused, result.citations = REFUSAL, True, []
-        else:
-            result.answer, result.citations = found
-            result.refused = False
+
+    def evidence(self, question: str, hits: list[Hit], found: Extraction) -> Evidence:
+        terms = self.retriever.query_terms(question)
+        unknown = sum(not self.retriever.index.knows(t) for t in terms) / len(terms) if terms else 1.0
+        return Evidence(
+            coverage=found.coverage,
+            own_coverage=found.own_coverage,
+            similarity=found.similarity,
+            type_ok=float(found.type_ok),
+            passage_coverage=hits[0].relevance if hits else 0.0,
+            unknown=unknown,
+            russian=float(is_russian(question)),
+        )
+
+    @property
+    def refusal_model(self):  # noqa: ANN201 - RefusalModel
+        return model_for(self.retriever.index.embedding_model)
+
+    @property
+    def _uses_encoder(self) -> bool:
+        return self.retriever.mode != "bm25" and self.settings.retrieval_mode != "bm25"
+
+    def _similarity(self, question: str) -> Callable[[list[str]], np.ndarray]:
+        """Encoder cosines of the question to sentences; sentence vectors are cached."""
+        embedder = self.retriever.embedder
+        query = embedder.embed_query(question)
+
+        def sims(texts: list[str]) -> np.ndarray:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+            if missing:
+                if len(self._sentence_vectors) + len(missing) > SENTENCE_CACHE:
+                    self._sentence_vectors.clear()
+                for t, v in zip(missing, embedder.embed_passages(missing), strict=True):
+                    self._sentence_vectors[t] = v
+            if not texts:
+                return np.zeros(0, dtype=np.float32)
+            return np.stack([self._sentence_vectors[t] for t in texts]) @ query
+
+        return sims
 
 
 def llm_failure_notice(exc: LLMError) -> str:
     """A short Russian note for users; the details go to the log."""
     if isinstance(exc, LLMTimeoutError):
-        why = "языковая модель не ответила вовремя"
-    elif isinstance(exc, LLMModelMissingError):
-        why = "языковая модель не установлена"
-    elif isinstance(exc, LLMUnavailableError):
-        why = "языковая модель недоступна"
-    else:
-        why = "языковая модель ответила с ошибкой"
-    return f"{why.capitalize()}, поэтому ответ составлен из цитат документов."
-
-
-def _tidy(text: str) -> str:
-    """Model output without chat-template debris and without sentences repeated verbatim."""
-    text = re.sub(r"<end_of_turn>|<start_of_turn>\w*|<\|im_end\|>|<\|eot_id\|>", " ", text)
-    seen: set[str] = set()
-    kept = []
-    for line in re.split(r"(?<=[.!?])\s+", text.strip()):
-        key = re.sub(r"\W+", " ", line.lower()).strip()
-        if key and key not in seen:
-            seen.add(key)
-            kept.append(line)
-    return " ".join(kept)
+        return messages.llm_fallback("timeout")
+    if isinstance(exc, LLMModelMissingError):
+        return messages.llm_fallback("missing")
+    if isinstance(exc, LLMUnavailableError):
+        return messages.llm_fallback("unavailable")
+    return messages.llm_fallback("error")

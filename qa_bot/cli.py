@@ -210,21 +210,23 @@ def sources(settings: Settings, as_json: bool) -> None:
               help="Documents folder (repeatable; default: DOCS_DIR), e.g. --docs seeds --docs eval/distractors.")
 @click.option("--backend", "backends", multiple=True, type=BACKENDS, help="Answer backend (repeatable).")
 @click.option("--mode", type=click.Choice(["bm25", "dense", "hybrid", "all"]), default="hybrid", show_default=True)
+@click.option("--split", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
+              help="Gold split: tune on dev, report on test (items without a split are in both).")
 @click.option("--baseline/--no-baseline", default=None, help="Add the plain LangChain-style row (default: with --mode all).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write metrics and every item as JSON.")
 @click.option("--report", "report", type=click.Path(path_type=Path), help="Write a Markdown report (+ PNG chart).")
 @click.pass_obj
 @friendly
-def evaluate_cmd(settings: Settings, gold: Path, docs: tuple[Path, ...], backends: tuple[str, ...], mode: str,
+def evaluate_cmd(settings: Settings, gold: Path, docs: tuple[Path, ...], backends: tuple[str, ...], mode: str, split: str,
                  baseline: bool | None, json_out: Path | None, report: Path | None) -> None:  # fmt: skip
     """Score the pipeline against gold answers on a temporary index (the user's index is not touched)."""
     from tqdm import tqdm
 
-    from .evaluation.gold import load_gold
+    from .evaluation.gold import load_gold, select_split
     from .evaluation.report import metrics_table, write_report
     from .evaluation.runner import MODES, PRIMARY, evaluate
 
-    items = load_gold(gold)
+    items = select_split(load_gold(gold), split)
     modes = list(MODES) if mode == "all" else [mode]
     bar = tqdm(total=0, unit="q", desc="Evaluating", file=sys.stderr, leave=False)
 

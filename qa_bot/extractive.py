@@ -1,133 +1,180 @@
-"""The extractive answerer: no LLM; the retrieved sentences that best answer the question, cited."""
+"""The extractive answerer: no LLM; the retrieved sentences that best answer the question, cited.
+
+Each sentence of the top passages is scored by the question's words it (and its neighbours) covers,
+by the sentence encoder's similarity to the question when one is at hand, and by whether it holds
+the kind of answer asked for (a number for «сколько», a date for «когда», a reason for «почему», ...).
+The best sentence is taken, the next one too when only it holds the asked-for kind, and one more
+sentence when it covers what the first left out. The figures of the winner go to the refusal policy.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
+from .questions import sentence_evidence
 from .retrieve import Hit
 from .text import lemmas
 
-# Questions that want a number or a date: prefer sentences that have one.
-_WANTS_NUMBER = re.compile(
-    r"(?<!\w)(сколько|скольк\w+|скока|на\s+сколько|когда|в\s+каком\s+году|до\s+какого\s+года|"
-    r"как\w*\s+(?:процент\w*|сумм\w*|доллар\w*|дол(?:я|и|ю|е|ей|ям|ями|ях)|объ[её]м\w*)|"
-    r"how\s+many|how\s+much|what\s+percent|when)(?!\w)",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(
-    r"\d|\b(?:тысяч|тыс|млн|миллион|миллиард|полмиллиард|полумиллиард|десят|сотн|процент)", re.IGNORECASE
-)
-_ENDS_LIKE_SENTENCE = re.compile(r"[.!?…\"»)]\s*$")
-# Units that a "how many / which year" question asks in ("в каком году", "сколько лет", "сколько
-# человек"): a sentence answers in them only next to a number ("18 лет", "в 2030 году"), not by
-# "в этом году", which news sentences are full of.
-_ASKED_UNIT = re.compile(r"(?<!\w)(?:как\w*|скольк\w*)\s+(год\w*|лет|человек\w*)(?!\w)", re.IGNORECASE)
-_UNITS = {
-    "год": re.compile(r"\d\S*\s+(?:год|года|году|годом|годы|годов|годах|лет|гг?\.?)(?!\w)", re.IGNORECASE),
-    "человек": re.compile(r"\d\S*\s+(?:тыс\.?\s+|млн\s+)?(?:человек|чел\.)", re.IGNORECASE),
-}
+CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
+SIM_WEIGHT = 0.5  # weight of the encoder similarity (rescaled over the candidates) next to word coverage
+TYPE_BONUS = 0.15  # a sentence holding the asked-for kind of answer
+TYPE_MISSING = 0.6  # multiplier when the question asks for a kind the sentence does not hold
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidate:
     hit_rank: int  # 1-based: the citation number
     hit: Hit
+    index: int  # sentence number within the passage
+    start: int
     text: str
-    terms: frozenset[str]  # the sentence's lemmas
+    terms: frozenset[str]
     context: frozenset[str]  # lemmas of the sentences around it
-    weight: float  # multiplier from the passage rank and sentence shape
-    position: tuple[str, int]
-    has_number: bool
+    weight: float  # from the passage rank and the sentence shape
+    evidence: set[str]
+    sim: float = 0.0
+
+    @property
+    def position(self) -> tuple[str, int]:
+        return self.hit.chunk.doc_id, self.hit.chunk.start + self.start
 
 
-def _candidates(hits: Sequence[Hit], asked_units: frozenset[str] = frozenset()) -> list[Candidate]:
+@dataclass
+class Extraction:
+    """The chosen sentences, and the figures the refusal policy reads."""
+
+    answer: str
+    citations: list[Citation]
+    coverage: float  # question words covered by the chosen sentences (IDF-weighted, 0..1)
+    own_coverage: float  # ... by the best sentence itself (its neighbours count half)
+    similarity: float  # encoder cosine of the best sentence (0 without an encoder)
+    type_ok: bool  # the answer holds the asked-for kind (True when no kind was asked)
+    chosen: list[Candidate] = field(default_factory=list)
+
+
+def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
     top = max((h.score for h in hits), default=1.0) or 1.0
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits, start=1):
         spans = passage_sentences(hit)
-        terms = [_counted_terms(s.text, asked_units) for s in spans]
+        terms = [frozenset(lemmas(s.text)) for s in spans]
         for i, span in enumerate(spans):
             position = (hit.chunk.doc_id, hit.chunk.start + span.start)
             if position in seen:  # the same sentence in an overlapping chunk
                 continue
             seen.add(position)
             around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2]) - terms[i]
-            weight = 0.6 + 0.4 * hit.score / top
-            if not _ENDS_LIKE_SENTENCE.search(span.text) or span.text.rstrip().endswith(":"):
-                weight *= 0.75  # captions and headings introduce, they do not answer
-            has_number = bool(_NUMBER.search(span.text))
-            out.append(Candidate(rank, hit, span.text, terms[i], around, weight, position, has_number))
+            weight = 0.6 + 0.4 * max(hit.score, 0.0) / top
+            text = span.text.rstrip()
+            if text.endswith(":") or not text[-1:] in ".!?…\"»)":
+                weight *= CAPTION_WEIGHT
+            out.append(Candidate(rank, hit, i, span.start, span.text, terms[i], around, weight, sentence_evidence(span.text)))
     return out
 
 
-def _asked_units(question: str) -> frozenset[str]:
-    return frozenset(u for m in _ASKED_UNIT.finditer(question) for u in _UNITS if lemmas(m.group(1)) == [u])
-
-
-def _counted_terms(sentence: str, asked_units: frozenset[str]) -> frozenset[str]:
-    """The sentence's lemmas, without an asked unit that no number goes with."""
-    terms = frozenset(lemmas(sentence))
-    return terms - {u for u in asked_units if u in terms and not _UNITS[u].search(sentence)}
-
-
-def _gain(cand: Candidate, wanted: dict[str, float], covered: set[str]) -> float:
-    """IDF mass of not-yet-covered question lemmas in the sentence (neighbours count half)."""
+def _coverage(terms: frozenset[str], wanted: dict[str, float], covered: set[str] = frozenset()) -> float:  # type: ignore[assignment]
     total = sum(wanted.values()) or 1.0
-    own = sum(w for t, w in wanted.items() if t in cand.terms and t not in covered)
-    near = sum(w for t, w in wanted.items() if t in cand.context and t not in cand.terms and t not in covered)
-    return cand.weight * (own + 0.5 * near) / total
+    return sum(w for t, w in wanted.items() if t in terms and t not in covered) / total
+
+
+class SentenceScorer:
+    """Scores candidates for one question."""
+
+    def __init__(self, wanted: dict[str, float], kind: str | None) -> None:
+        self.wanted = wanted
+        self.kind = kind
+
+    def lexical(self, c: Candidate, covered: set[str]) -> float:
+        near = {t for t in c.context if t not in c.terms}
+        return _coverage(c.terms, self.wanted, covered) + 0.5 * _coverage(frozenset(near), self.wanted, covered | set(c.terms))
+
+    def score(self, c: Candidate, covered: set[str], sims: tuple[float, float]) -> float:
+        lo, hi = sims
+        sim = (c.sim - lo) / (hi - lo) if hi > lo else 0.0
+        value = c.weight * (self.lexical(c, covered) + SIM_WEIGHT * sim)
+        if self.kind:
+            value = value + TYPE_BONUS if self.kind in c.evidence else value * TYPE_MISSING
+        return value
 
 
 def extract_answer(
     question: str,
     hits: Sequence[Hit],
     *,
+    question_terms: Sequence[str],
+    kind: str | None = None,
     context: str = "",
-    question_terms: Sequence[str] | None = None,
-    max_sentences: int = 2,
-    min_score: float = 0.2,
+    similarity: Callable[[list[str]], np.ndarray] | None = None,
+    max_sentences: int = 3,
     min_gain: float = 0.12,
-) -> tuple[str, list[Citation]] | None:
-    """(answer text with [n] markers, citations), or None when no sentence answers well enough.
+) -> Extraction | None:
+    """The best-answering sentences of `hits`, or None when there is nothing to choose from.
 
-    Sentences are chosen greedily: the best one, then one more only if it covers enough of the
-    question that the first left out. `context` (the previous question of a follow-up) counts at
-    a third of the weight of the question's own words.
+    `question_terms`: the question's content lemmas as the index knows them; `kind`: the kind of
+    answer asked for (questions.answer_type); `context`: the previous question of a follow-up (its
+    words count a third); `similarity(texts)`: encoder cosines of the question to each text.
     """
-    question_terms = list(question_terms) if question_terms is not None else lemmas(question)
+    question_terms = list(question_terms)
     context_terms = [t for t in lemmas(context) if t not in question_terms]
-    if not hits or not (question_terms or context_terms):
+    candidates = _candidates(hits)
+    if not candidates or not (question_terms or context_terms or similarity):
         return None
     idf = idf_weights(question_terms + context_terms, hits)
     wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
-    if not question_terms:
-        wanted = {t: idf[t] for t in context_terms}
-    wants_number = bool(_WANTS_NUMBER.search(question))
-    candidates = _candidates(hits, _asked_units(question))
-    chosen: list[Candidate] = []
-    covered: set[str] = set()
-    for _ in range(max_sentences):
-        # a question asking "how many / when" is answered first by a sentence that holds a number
-        scored = [
-            (c, _gain(c, wanted, covered))
-            for c in candidates
-            if c not in chosen and (chosen or not wants_number or c.has_number)
-        ]
-        if not scored:
+    if similarity is not None:
+        for c, s in zip(candidates, similarity([c.text for c in candidates]), strict=True):
+            c.sim = float(s)
+    sims = (min(c.sim for c in candidates), max(c.sim for c in candidates))
+    scorer = SentenceScorer(wanted, kind)
+
+    best = max(candidates, key=lambda c: (scorer.score(c, set(), sims), -c.hit_rank, -c.start))
+    chosen = [best]
+    covered = set(best.terms)
+    if kind and kind not in best.evidence:
+        follower = _next_sentence(best, candidates)
+        if follower is not None and kind in follower.evidence:
+            chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
+            covered |= follower.terms
+    while len(chosen) < max_sentences:
+        rest = [c for c in candidates if c not in chosen]
+        if not rest:
             break
-        best, gain = max(scored, key=lambda cg: (cg[1], -cg[0].hit_rank, -cg[0].position[1]))
-        if gain < (min_score if not chosen else min_gain):
+        extra = max(rest, key=lambda c: (scorer.lexical(c, covered) * c.weight, -c.hit_rank, -c.start))
+        if scorer.lexical(extra, covered) * extra.weight < min_gain:
             break
-        chosen.append(best)
-        covered |= best.terms
-    if not chosen:
-        return None
-    citations: dict[int, Citation] = {}
-    for c in chosen:  # in the order chosen: a passage's quote is its best sentence
-        citations.setdefault(c.hit_rank, citation_for(c.hit_rank, c.hit, c.text, _gain(c, wanted, set())))
-    chosen.sort(key=lambda c: (c.hit_rank, c.position))  # the answer reads in document order
-    return " ".join(f"{c.text.rstrip()} [{c.hit_rank}]" for c in chosen), [citations[n] for n in sorted(citations)]
+        chosen.append(extra)
+        covered |= extra.terms
+    return _render(chosen, wanted, kind, best)
+
+
+def _next_sentence(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
+    return next((o for o in candidates if o.hit is c.hit and o.index == c.index + 1), None)
+
+
+def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate) -> Extraction:
+    """Answer text in document order with [n] markers; one citation a passage quoting all its chosen sentences."""
+    ordered = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+    quotes: dict[int, list[Candidate]] = {}
+    for c in ordered:
+        quotes.setdefault(c.hit_rank, []).append(c)
+    citations = [
+        citation_for(n, cs[0].hit, " ".join(c.text.strip() for c in cs), _coverage(frozenset().union(*(c.terms for c in cs)), wanted))
+        for n, cs in sorted(quotes.items())
+    ]
+    text = " ".join(f"{c.text.rstrip()} [{c.hit_rank}]" for c in ordered)
+    union = frozenset().union(*(c.terms for c in chosen))
+    evidence = set().union(*(c.evidence for c in chosen))
+    return Extraction(
+        answer=text,
+        citations=citations,
+        coverage=_coverage(union, wanted),
+        own_coverage=SentenceScorer(wanted, kind).lexical(best, set()),
+        similarity=best.sim,
+        type_ok=kind is None or kind in evidence,
+        chosen=chosen,
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DocumentsError
-from .text import normalize_spaces, sentences
+from .text import sentences, tidy_document
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def clean_paragraphs(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     paragraphs: list[str] = []
     for block in re.split(r"\n\s*\n", text):
-        para = " ".join(line.strip() for line in normalize_spaces(block).split("\n") if line.strip())
+        para = " ".join(line.strip() for line in tidy_document(block).split("\n") if line.strip())
         if para and (not paragraphs or para != paragraphs[-1]):
             paragraphs.append(para)
     return paragraphs

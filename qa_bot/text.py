@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import razdel
 
@@ -20,23 +21,59 @@ _ODD = re.compile(f"[{_DASHES}{_SPACES}{_ZERO_WIDTH}]| {{2,}}")
 
 _WORD_RE = re.compile(r"[0-9a-zа-яё]+|%", re.IGNORECASE)
 
-# Lemmas that name the same thing: the lexical index stores the right-hand form.
-SYNONYMS = {"белоруссия": "беларусь", "рб": "беларусь", "рф": "россия", "%": "процент"}
 
-# Function words and question words: they carry no topic, so lexical search ignores them.
-STOP_WORDS = frozenset(
-    """
-    а без более бы был была были было быть в вам вас ведь весь во вот все всё всего всех вы где да даже для до
-    его ее её ей ему если есть еще ещё же за здесь и из или им их к как какая какие каким какой каков какова
-    каковы ко когда кого который кто ли либо лишь между меня мне много может можно мой мы на над надо наш не
-    него нее неё нет ни них но ну о об однако он она они оно от очень по под при про с сам свой себя со так
-    также такой там те тем то того тоже той только том ту тут ты у уж уже хотя чего чей чем что чтобы чье чьё
-    эта эти это этот этого этой этом я сколько зачем почему откуда куда каком какую каких какому ли ль скока
-    скоко
-    the a an of in on at to for by with is are was were what which who whom how many much when where why
-    did does do and or
-    """.split()
-)
+
+def data_lines(name: str) -> list[str]:
+    """The non-comment lines of a packaged data file (`qa_bot/data/<name>`), stripped."""
+    from importlib.resources import files
+
+    text = files("qa_bot").joinpath("data", name).read_text(encoding="utf-8")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+# Function words and question words (qa_bot/data/stop_words.txt): lexical search ignores them.
+STOP_WORDS = frozenset(w for line in data_lines("stop_words.txt") for w in line.split())
+
+DEFAULT_SYNONYMS = "synonyms.txt"
+
+
+def parse_synonyms(lines: list[str]) -> dict[str, str]:
+    """{variant: canonical} from lines "variant, variant = canonical"."""
+    out: dict[str, str] = {}
+    for line in lines:
+        if "=" not in line:
+            continue
+        left, canonical = line.rsplit("=", 1)
+        canonical = fold(canonical.strip())
+        for variant in left.split(","):
+            if variant.strip() and canonical:
+                out[fold(variant.strip())] = canonical
+    return out
+
+
+# Lemmas that name the same thing: the lexical index stores the canonical form (SYNONYMS_FILE).
+SYNONYMS: dict[str, str] = {}
+
+
+def use_synonyms(path: Path | None = None) -> None:
+    """Load the synonyms from `path` (a user's SYNONYMS_FILE) or the packaged default."""
+    if path is None:
+        lines = data_lines(DEFAULT_SYNONYMS)
+    else:
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+        except (OSError, UnicodeDecodeError) as exc:
+            from .errors import UsageError
+
+            raise UsageError(
+                f"The synonyms file {path} cannot be read ({type(exc).__name__}).",
+                "Fix SYNONYMS_FILE in .env (a UTF-8 text file) or remove the setting to use the default.",
+            ) from exc
+    mapping = parse_synonyms(lines)
+    if mapping != SYNONYMS:
+        SYNONYMS.clear()
+        SYNONYMS.update(mapping)
+        lemma.cache_clear()
 
 
 def normalize_spaces(text: str) -> str:
@@ -46,6 +83,20 @@ def normalize_spaces(text: str) -> str:
     if not _ODD.search(text):  # the common case: nothing to change (this runs for every chunk and query)
         return text
     return re.sub(r" {2,}", " ", text.translate(_UNIFY))
+
+
+_KEEP_DASHES = {k: v for k, v in _UNIFY.items() if chr(k) not in _DASHES}
+_ODD_SPACE = re.compile(f"[{_SPACES}{_ZERO_WIDTH}]| {{2,}}")
+
+
+def tidy_document(text: str) -> str:
+    """Document text as stored and quoted: NFC, odd spaces unified, zero-width characters dropped, dashes
+    kept as written (so quotes are verbatim); matching unifies dashes later (`words`, `normalize_for_match`)."""
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if not _ODD_SPACE.search(text):
+        return text
+    return re.sub(r" {2,}", " ", text.translate(_KEEP_DASHES))
 
 
 def fold(text: str) -> str:
@@ -132,3 +183,6 @@ def lemmas(text: str, *, keep_stop_words: bool = False) -> list[str]:
         if keep_stop_words or (w not in STOP_WORDS and lem not in STOP_WORDS):
             out.append(lem)
     return out
+
+
+use_synonyms()

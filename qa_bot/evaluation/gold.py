@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import GoldFileError
 
+SPLITS = {"", "dev", "test"}
 REQUIRED = {"id": str, "question": str, "answerable": bool, "sources": list, "key_facts": list, "answer": str}
 
 
@@ -21,6 +22,7 @@ class GoldItem:
     answer: str
     history: tuple[str, ...] = ()
     type: str = ""
+    split: str = ""  # "dev" (tune on it) or "test" (report only); empty in files without a split
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -61,7 +63,9 @@ def load_gold(path: Path) -> list[GoldItem]:
         if row["id"] in seen:
             raise GoldFileError(f"{where}: duplicate id {row['id']!r}.")
         seen.add(row["id"])
-        known = set(REQUIRED) | {"history", "type"}
+        if row.get("split", "") not in SPLITS:
+            raise GoldFileError(f"{where}: 'split' must be one of {', '.join(sorted(SPLITS - {''}))}.")
+        known = set(REQUIRED) | {"history", "type", "split"}
         items.append(
             GoldItem(
                 id=row["id"],
@@ -72,9 +76,20 @@ def load_gold(path: Path) -> list[GoldItem]:
                 answer=row["answer"],
                 history=tuple(row.get("history", [])),
                 type=str(row.get("type", "")),
+                split=str(row.get("split", "")),
                 extra={k: v for k, v in row.items() if k not in known},
             )
         )
     if not items:
         raise GoldFileError(f"The gold file {path} has no items.")
     return items
+
+
+def select_split(items: list[GoldItem], split: str) -> list[GoldItem]:
+    """The items of one split ("dev", "test"), or all of them ("all"); items without a split are in every one."""
+    if split == "all":
+        return items
+    chosen = [i for i in items if i.split in (split, "")]
+    if not chosen:
+        raise GoldFileError(f"The gold file has no items in split {split!r}.", "Use --split all.")
+    return chosen

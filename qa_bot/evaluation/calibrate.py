@@ -1,0 +1,118 @@
+"""Fit the refusal model (qa_bot/refusal.py) on the dev split of a gold file; the test split is never read.
+
+    python -m qa_bot.evaluation.calibrate --gold eval/gold.jsonl --docs seeds --docs eval/distractors \
+        --model navec --model e5-small
+
+For each embedding model it indexes the documents into a temporary folder, answers every dev question
+with the refusal policy switched off, records the evidence of the extractive answer, and fits a
+logistic regression (answerable = 1) with a little L2; the threshold is the lowest probability that
+keeps false refusals on dev at or under the target while refusing as many unanswerable ones as it can.
+A lexical model without the encoder feature is fitted too (for encoders not calibrated here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..answer import Answerer
+from ..pipeline import Pipeline
+from ..questions import is_russian
+from ..refusal import LEXICAL, MODEL_FILE, Evidence
+from ..retrieve import Retriever
+from ..settings import Settings
+from .gold import GoldItem, load_gold, select_split
+
+FEATURES = [f for f in Evidence.__dataclass_fields__]
+MAX_FALSE_REFUSALS = 0.05
+
+
+def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> list[tuple[Evidence, int]]:
+    """(evidence, label) of every dev item that reaches the refusal policy."""
+    out: list[tuple[Evidence, int]] = []
+    with tempfile.TemporaryDirectory(prefix="qa-bot-calibrate-") as tmp:
+        local = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
+        pipeline = Pipeline(local)
+        pipeline.update(folders)
+        retriever = Retriever(pipeline.index, pipeline.embedder, dense_weight=local.hybrid_dense_weight)
+        answerer = Answerer(retriever, None, local)
+        for g in items:
+            text = g.question
+            mode = "dense" if not is_russian(text) else None
+            query, context, hits = answerer._retrieve(text, list(g.history), local.top_k, mode)  # noqa: SLF001
+            if is_russian(query) and retriever.unknown_names(query):
+                continue  # refused by the unknown-name rule before the policy is asked
+            found = answerer.extraction(text, hits, context)
+            if found is not None:
+                out.append((answerer.evidence(text, hits, found), int(g.answerable)))
+    return out
+
+
+def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = 0.01, steps: int = 4000) -> dict:
+    x = np.array([e.vector(features) for e, _ in rows], dtype=np.float64)
+    y = np.array([label for _, label in rows], dtype=np.float64)
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    for _ in range(steps):  # plain gradient descent: a handful of features, a few hundred rows
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        w -= 0.5 * ((x.T @ (p - y)) / len(y) + l2 * w)
+        b -= 0.5 * float(np.mean(p - y))
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    threshold = choose_threshold(p, y)
+    refused_unanswerable = float(np.mean(p[y == 0] < threshold)) if (y == 0).any() else 0.0
+    false_refusals = float(np.mean(p[y == 1] < threshold)) if (y == 1).any() else 0.0
+    return {
+        "features": features,
+        "weights": [round(float(v), 4) for v in w],
+        "bias": round(b, 4),
+        "threshold": round(threshold, 4),
+        "dev": {"rows": len(y), "refused_unanswerable": round(refused_unanswerable, 3),
+                "false_refusals": round(false_refusals, 3)},
+    }  # fmt: skip
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The highest threshold whose false-refusal rate stays within MAX_FALSE_REFUSALS."""
+    positives = np.sort(p[y == 1])
+    if not len(positives):
+        return 0.5
+    allowed = int(np.floor(MAX_FALSE_REFUSALS * len(positives)))
+    # refusing below positives[allowed] refuses exactly `allowed` answerable questions
+    return float(max(0.0, positives[allowed] - 1e-6))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
+    parser.add_argument("--docs", type=Path, action="append", default=None)
+    parser.add_argument("--model", action="append", default=None, help="EMBEDDING_MODEL to calibrate (repeatable)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "data" / MODEL_FILE)
+    args = parser.parse_args(argv)
+    items = select_split(load_gold(args.gold), "dev")
+    folders = args.docs or [Path("seeds"), Path("eval/distractors")]
+    models: dict[str, dict] = {}
+    lexical_rows: list[tuple[Evidence, int]] = []
+    for name in args.model or ["navec"]:
+        rows = collect(Settings(embedding_model=name), items, folders)
+        models[name] = fit(rows, FEATURES)
+        lexical_rows = lexical_rows or rows
+        print(name, json.dumps(models[name], ensure_ascii=False))
+    models[LEXICAL] = fit(lexical_rows, [f for f in FEATURES if f != "similarity"])
+    print(LEXICAL, json.dumps(models[LEXICAL], ensure_ascii=False))
+    payload = {
+        "_note": "Written by python -m qa_bot.evaluation.calibrate from the dev split of "
+        f"{args.gold} over {', '.join(map(str, folders))}; do not edit by hand. Features: "
+        + ", ".join(FEATURES) + " (see qa_bot/refusal.py).",
+        "models": models,
+    }
+    args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
+

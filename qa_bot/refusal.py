@@ -1,0 +1,62 @@
+"""When to say «В документах нет ответа»: a small logistic model over the evidence, fitted on the dev split.
+
+The evidence (all in 0..1, general to any collection): how much of the question the chosen sentences
+and the best sentence cover, the encoder similarity of the best sentence, whether the answer holds the
+asked-for kind, how much of the question the best passage covers, how much of the question's words
+the collection does not know at all, and whether the question is in Russian. The weights live in
+`qa_bot/data/refusal_model.json`, written by `python -m qa_bot.evaluation.calibrate` from the dev
+split of eval/gold.jsonl; the test split is never used for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+MODEL_FILE = "refusal_model.json"
+LEXICAL = "lexical"  # the model without the encoder feature, for encoders it was not fitted with
+
+
+@dataclass(frozen=True)
+class Evidence:
+    coverage: float
+    own_coverage: float
+    similarity: float
+    type_ok: float
+    passage_coverage: float
+    unknown: float
+    russian: float
+
+    def vector(self, names: list[str]) -> list[float]:
+        values = asdict(self)
+        return [values[n] for n in names]
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    features: list[str]
+    weights: list[float]
+    bias: float
+    threshold: float
+
+    def probability(self, evidence: Evidence) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, evidence.vector(self.features), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def answers(self, evidence: Evidence) -> bool:
+        return self.probability(evidence) >= self.threshold
+
+
+@lru_cache(maxsize=1)
+def _models() -> dict[str, dict]:
+    return json.loads(files("qa_bot").joinpath("data", MODEL_FILE).read_text(encoding="utf-8"))["models"]
+
+
+def model_for(embedding_model: str) -> RefusalModel:
+    """The model fitted with this encoder's similarities, else the lexical one."""
+    models = _models()
+    raw = models.get(embedding_model) or models[LEXICAL]
+    return RefusalModel(raw["features"], raw["weights"], raw["bias"], raw["threshold"])
