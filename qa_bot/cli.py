@@ -5,21 +5,42 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import shlex
+import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
-from .answer import Answer
-from .errors import QaBotError, UsageError
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QaBotError, UsageError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .answer import Answer
 
 F = TypeVar("F", bound=Callable[..., Any])
 BACKENDS = click.Choice(["auto", "ollama", "llamacpp", "extractive"])
 MODES = click.Choice(["bm25", "dense", "hybrid"])
+
+
+# What Ctrl-C prints, by command (the others just say "Interrupted.")
+INTERRUPTED = {"index": "Interrupted. Nothing was changed: the previous index is still in use."}
+INDEX_ERRORS = (IndexMissingError, IndexCorruptError, IndexMismatchError)
+
+
+def error_text(exc: QaBotError) -> str:
+    """The message of `exc`; commands it suggests repeat the --index-dir the user gave."""
+    text = str(exc)
+    ctx = click.get_current_context(silent=True)
+    index_dir = ctx.find_root().meta.get("qa_bot.index_dir") if ctx else None
+    if index_dir is not None and isinstance(exc, INDEX_ERRORS):
+        text = text.replace("qa-bot ", f"qa-bot --index-dir {shlex.quote(str(index_dir))} ")
+    return text
 
 
 def friendly(func: F) -> F:
@@ -30,13 +51,60 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except QaBotError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {error_text(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("\nInterrupted. Nothing was changed: the previous index is still in use.", err=True)
+            click.echo("\n" + INTERRUPTED.get(func.__name__, "Interrupted."), err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` cut at a word boundary to at most `width` characters, with "…" when cut."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    if " " in cut and not text[width - 1].isspace():
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-—") + "…"
+
+
+class Progress:
+    """A tqdm bar on a terminal; elsewhere (logs, pipes) no bar, one summary line at the end."""
+
+    def __init__(self, desc: str, unit: str, summary: str) -> None:
+        self.desc, self.unit, self.summary = desc, unit, summary
+        self.tty = sys.stderr.isatty()
+        self.bar: Any = None
+        self.done = 0
+        self.total = 0
+        self.started: float | None = None
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """`done` items so far (of `total` when known)."""
+        if self.started is None:
+            self.started = time.perf_counter()
+        self.done = done
+        self.total = total if total is not None else self.total
+        if not self.tty:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit=self.unit, desc=self.desc, file=sys.stderr, leave=False)
+        self.bar.total = self.total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif not self.tty and self.started is not None and self.done:
+            seconds = time.perf_counter() - self.started
+            rate = f" ({self.done / seconds:.0f} {self.unit}/s)" if seconds > 0 else ""
+            click.echo(self.summary.format(n=self.done, seconds=seconds) + rate, err=True)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -58,6 +126,7 @@ def cli(ctx: click.Context, verbose: int, index_dir: Path | None) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "sentence_transformers", "faiss", "bm25s", "transformers", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    ctx.meta["qa_bot.index_dir"] = index_dir
     ctx.obj = load_settings(index_dir=index_dir)
 
 
@@ -74,23 +143,19 @@ def _pipeline(settings: Settings, backend: str | None = None):
 @friendly
 def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool) -> None:
     """Index the documents: only new or changed ones are embedded, deleted ones are removed."""
-    from tqdm import tqdm
-
-    bar: tqdm | None = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-
+    bar = Progress("Embedding", "chunk", "Embedded {n} chunks in {seconds:.1f} s")
     pipeline = _pipeline(settings)
+    # the report lists every warning below; ingest also logs them, which would print each one twice
+    ingest_log = logging.getLogger("qa_bot.ingest")
+    def quiet(record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+    ingest_log.addFilter(quiet)
     try:
-        report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=progress)
+        report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=bar.update)
     finally:
-        if bar is not None:
-            bar.close()
+        ingest_log.removeFilter(quiet)
+        bar.close()
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     state = "updated" if report.written else "already up to date"
@@ -146,12 +211,29 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
 @click.pass_obj
 @friendly
 def chat(settings: Settings, backend: str | None, k: int | None) -> None:
-    """Ask several questions in a row; follow-ups use the earlier ones. /new forgets, /exit quits."""
+    """Ask several questions in a row; follow-ups use the earlier ones. /new forgets, /help, /exit quits."""
+    try:
+        _chat(settings, backend, k)
+    except KeyboardInterrupt:  # Ctrl-C: the user is leaving, nothing was being written
+        click.echo("\nДо свидания!")
+
+
+CHAT_HELP = """Команды:
+  /new   — новый разговор (забыть предыдущие вопросы)
+  /help  — эта справка
+  /exit  — выход (или Ctrl-D, Ctrl-C)
+Любой другой текст — вопрос к документам; уточняющие вопросы учитывают предыдущие."""
+
+
+def _chat(settings: Settings, backend: str | None, k: int | None) -> None:
     pipeline = _pipeline(settings, backend)
     click.echo("Загружаю индекс и модели…", err=True)
     pipeline.warm_up()
-    names = ", ".join(d.title[:60] for d in pipeline.index.documents.values())
-    click.echo(f"Готово. Документов: {len(pipeline.index.documents)} ({names}). /new — новый разговор, /exit — выход.")
+    names = ", ".join(shorten(d.title, 60) for d in pipeline.index.documents.values())
+    click.echo(
+        f"Готово. Документов: {len(pipeline.index.documents)} ({names}). "
+        "/new — новый разговор, /help — справка, /exit — выход."
+    )
     history: list[str] = []
     while True:
         try:
@@ -164,6 +246,9 @@ def chat(settings: Settings, backend: str | None, k: int | None) -> None:
         if question == "/new":
             history.clear()
             click.echo("Контекст разговора очищен.")
+            continue
+        if question in ("/help", "/?", "/помощь", "/start"):
+            click.echo(CHAT_HELP)
             continue
         if not question:
             continue
@@ -199,8 +284,14 @@ def sources(settings: Settings, as_json: bool) -> None:
         rows = [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "chunks": d.chunks} for d in docs]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    for d in docs:
-        click.echo(f"{d.doc_id}  {d.date_display:<26} {d.chunks:>3} chunks  {d.title}")
+    rows = [(d.doc_id, d.date_display, f"{d.chunks} chunks", d.title) for d in docs]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
+    # the title is the last column: on a terminal (or with COLUMNS set) it is cut to fit the line
+    fit = sys.stdout.isatty() or "COLUMNS" in os.environ
+    room = shutil.get_terminal_size().columns - sum(widths) - 6
+    for doc_id, date, chunks, title in rows:
+        shown = shorten(title, max(room, 20)) if fit else title
+        click.echo(f"{doc_id:<{widths[0]}}  {date:<{widths[1]}}  {chunks:>{widths[2]}}  {shown}")
     click.echo(f"{len(docs)} documents, {len(index.chunks)} chunks, embeddings: {index.embedding_model}")
 
 
@@ -220,25 +311,22 @@ def sources(settings: Settings, as_json: bool) -> None:
 def evaluate_cmd(settings: Settings, gold: Path, docs: tuple[Path, ...], backends: tuple[str, ...], mode: str, split: str,
                  baseline: bool | None, json_out: Path | None, report: Path | None) -> None:  # fmt: skip
     """Score the pipeline against gold answers on a temporary index (the user's index is not touched)."""
-    from tqdm import tqdm
-
     from .evaluation.gold import load_gold, select_split
     from .evaluation.report import metrics_table, write_report
     from .evaluation.runner import MODES, PRIMARY, evaluate
 
     items = select_split(load_gold(gold), split)
     modes = list(MODES) if mode == "all" else [mode]
-    bar = tqdm(total=0, unit="q", desc="Evaluating", file=sys.stderr, leave=False)
+    bar = Progress("Evaluating", "q", "Evaluated {n} questions in {seconds:.1f} s")
 
     def on_total(total: int) -> None:
-        bar.total = total
-        bar.refresh()
+        bar.update(bar.done, total)
 
     try:
         results = evaluate(
             settings, items, list(docs) or [settings.docs_dir], modes=modes,
             backends=list(backends) or ["extractive"], baseline=mode == "all" if baseline is None else baseline,
-            progress=bar.update, on_total=on_total,
+            progress=lambda n=1: bar.update(bar.done + n), on_total=on_total,
         )  # fmt: skip
     finally:
         bar.close()

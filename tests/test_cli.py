@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,87 @@ def test_env_example_gives_the_defaults(tmp_path: Path, monkeypatch: pytest.Monk
     assert Settings() == Settings(_env_file=None)  # type: ignore[call-arg]
     documented = {line.lstrip("# ").split("=")[0] for line in example.splitlines() if "=" in line}
     assert {n.upper() for n in Settings.model_fields} <= documented
+
+
+def _python_cli(tmp_path: Path, docs: Path) -> tuple[list[str], dict[str, str]]:
+    """`python -m qa_bot.cli` in a fresh process (this checkout first on the path), extractive answers."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCS_DIR", "INDEX_DIR", "LLM_BACKEND", "COLUMNS")}
+    env |= {"DOCS_DIR": str(docs), "INDEX_DIR": str(tmp_path / "index"), "LLM_BACKEND": "extractive",
+            "PYTHONPATH": root + os.pathsep + env.get("PYTHONPATH", "")}  # fmt: skip
+    return [sys.executable, "-m", "qa_bot.cli"], env
+
+
+def test_index_prints_each_warning_once_and_no_bar_into_a_log(tmp_path: Path, docs: Path) -> None:
+    """stderr is a pipe (a log file): no progress bar lines, one summary line; a skipped file named once."""
+    (docs / "empty.txt").write_text("  \n", encoding="utf-8")
+    cmd, env = _python_cli(tmp_path, docs)
+    done = subprocess.run([*cmd, "index"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("empty.txt") == 1, done.stderr
+    assert "\r" not in done.stderr and "chunk/s]" not in done.stderr and "%|" not in done.stderr
+    summary = [line for line in done.stderr.splitlines() if line.startswith("Embedded ")]
+    assert len(summary) == 1 and " chunks in " in summary[0], done.stderr
+    assert "Index updated" in done.stdout
+
+
+def test_chat_ctrl_c_says_goodbye(tmp_path: Path, docs: Path) -> None:
+    """Ctrl-C at the prompt ends the chat politely; it is not an interrupted indexing."""
+    import signal
+    import time
+
+    cmd, env = _python_cli(tmp_path, docs)
+    assert subprocess.run([*cmd, "index"], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    proc = subprocess.Popen([*cmd, "chat"], cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert banner.startswith("Готово"), banner
+        time.sleep(0.5)  # now waiting in input()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "До свидания" in out
+    assert "index" not in err and "Traceback" not in err, err
+    assert proc.returncode == 0
+
+
+def test_chat_help_lists_the_commands(run) -> None:
+    assert run("index").exit_code == 0
+    chat = run("chat", input="/help\n/exit\n")
+    assert chat.exit_code == 0
+    assert "/new" in chat.output.split("Вопрос>")[1] and "/exit" in chat.output.split("Вопрос>")[1]
+    assert "— ответ:" not in chat.output  # /help was not sent as a question
+
+
+def test_chat_banner_cuts_titles_at_a_word_boundary(run, docs: Path) -> None:
+    title = "Региональные власти обсуждают строительство нового логистического терминала у реки"
+    (docs / "long.txt").write_text(f"{title}\n\nВ области построят терминал для грузов.\n", encoding="utf-8")
+    assert run("index").exit_code == 0
+    banner = next(line for line in run("chat", input="/exit\n").output.splitlines() if line.startswith("Готово"))
+    shown = re.split(r", |\)\. ", banner[banner.index("Региональные") :])[0]
+    assert shown.endswith("…") and len(shown) <= 60
+    kept = shown[:-1]
+    assert title.startswith(kept) and title[len(kept)] == " "
+
+
+def test_sources_columns_line_up(run, docs: Path) -> None:
+    """Short and long doc ids and a long title: the columns stay aligned and lines fit the terminal."""
+    title = "Очень длинный заголовок документа о строительстве моста через реку и о новых дорогах в регионе"
+    (docs / "x.txt").write_text(f"{title}\n\nМост построят за два года.\n", encoding="utf-8")
+    assert run("index").exit_code == 0
+    listing = CliRunner().invoke(cli, ["sources"], env={"INDEX_DIR": str(docs.parent / "index"), "COLUMNS": "100"})
+    rows = [line for line in listing.output.splitlines() if " chunks  " in line]
+    assert len(rows) == 3
+    assert len({row.index(" chunks  ") for row in rows}) == 1, rows
+    assert all(len(row) <= 100 for row in rows)
+    assert any(row.endswith("…") for row in rows)
+
+
+def test_missing_index_repeats_index_dir(run, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    result = run("--index-dir", str(other), "ask", "Кто министр экономики Удмуртии?")
+    assert result.exit_code == 1
+    assert f"qa-bot --index-dir {other} index" in result.output
