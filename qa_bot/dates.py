@@ -6,8 +6,9 @@ Rules (general Russian, vocabulary in `data/dates_ru.json`):
   with a year («в октябре 2025»), a relative day or week («вчера», «на прошлой неделе», «за последние 3 дня»,
   «2 дня назад»), or «с 1 октября» (from that day to today).
 - Coarse periods — a bare year («в 2025 году», «за 2025 год»), «в этом/прошлом году», «в этом/прошлом месяце»,
-  a month without a day or year («в октябре»), a quarter or half-year — filter only when the question is about
-  news or events (a word such as «новости», «писали», «обсуждали», «сообщалось»). «Сколько автобусов поставят
+  a month without a day or year («в октябре»), a quarter or half-year, months or years back («за последние
+  5 лет», «2 года назад») — filter only when the question is about news or events (a word such as «новости»,
+  «писали», «обсуждали», «сообщалось», «было»: `news_cues` in the data file). «Сколько автобусов поставят
   в этом году?» is about content and gets no filter.
 - Never a filter: years after «до», «к», «на» («до 2030 года», «на 2025 - 2026 годы», «к концу 2025-го»),
   day-months after «к»/«до» (deadlines), numbers without a month («18 лет», «25–30%»).
@@ -439,6 +440,7 @@ def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
         w = _data("dates_ru.json")
         n = int(g["n"]) if g.get("n") else w["number_words"][g["w"]] if g.get("w") else 1
         unit = next(u for u, forms in w["units"].items() if g["unit"] in forms)
+        hit.weak = unit in ("month", "year")  # «за последние 5 лет вырос» is about content
         if kind == "last_n":
             start = (
                 today - timedelta(days=n)

@@ -83,6 +83,8 @@ RELATIVE = [
     ("Что писали за последние две недели?", [_r("2025-10-01", "2025-10-15")]),
     ("Новости за последнюю неделю", [_r("2025-10-08", "2025-10-15")]),
     ("Новости за последние 2 месяца", [_r("2025-08-15", "2025-10-15")]),
+    ("Что писали за последний год?", [_r("2024-10-15", "2025-10-15")]),
+    ("Что писали 2 года назад?", [_r("2023-01-01", "2023-12-31")]),
     ("Что сообщалось 5 дней назад?", [_r("2025-10-10")]),
     ("Что писали неделю назад?", [_r("2025-10-06", "2025-10-12")]),
     ("Что писали месяц назад?", [_r("2025-09-01", "2025-09-30")]),
@@ -106,6 +108,8 @@ NO_FILTER = [
     "Сколько единиц техники, 3 тыс.?",
     "Работает ли это на Python 3.10.12?",
     "Какой последний статус проекта?",
+    "Завод основан 18 лет назад?",
+    "Как вырос товарооборот за последние 5 лет?",
 ]
 
 
@@ -385,3 +389,37 @@ def test_vocabulary_is_packaged_data() -> None:
     data = files("qa_bot") / "data"
     for name in ("dates_ru.json", "metadata_questions_ru.json"):
         assert "_source" in json.loads((data / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def collection_dates() -> dict[str, tuple[str | None, str | None]]:
+    """doc_id → (date, source) of the seeds and the distractors, as ingest reads them."""
+    docs = ingest([SEEDS, ROOT / "eval" / "distractors"]).documents
+    return {d.doc_id: (d.date, d.source) for d in docs}
+
+
+GOLD_DATES = [
+    json.loads(line) for line in (ROOT / "eval" / "gold_dates.jsonl").read_text("utf-8").splitlines()
+]
+
+
+@pytest.mark.parametrize("today", [D(2025, 10, 20), D(2026, 11, 23)])
+@pytest.mark.parametrize("item", GOLD_DATES, ids=[g["id"] for g in GOLD_DATES])
+def test_gold_date_questions_select_their_documents(item: dict, today: date, collection_dates: dict) -> None:
+    """A date question's filter keeps exactly its gold documents; a metadata question's answer is in the metadata."""
+    q = parse_question_dates(item["question"], today)
+    meta = metadata_question(item["question"])
+    if meta is not None:
+        assert not q.has_filter and item["answerable"]
+        (doc_id,) = item["sources"]
+        doc_date, source = collection_dates[doc_id]
+        shown = source if meta.kind == "source" else format_date(doc_date)
+        assert meta.kind in ("date", "source") and any(f in shown for f in item["key_facts"])
+        return
+    assert q.has_filter
+    kept = {d for d, (doc_date, _) in collection_dates.items() if date_in_ranges(doc_date, q)}
+    if item["answerable"]:
+        assert kept == set(item["sources"])
+    else:
+        assert kept == set()
+        assert q.invalid or nearest_dates([d for d, _ in collection_dates.values()], q)
