@@ -7,9 +7,9 @@ Rules (general Russian, vocabulary in `data/dates_ru.json`):
   «2 дня назад»), or «с 1 октября» (from that day to today).
 - Coarse periods — a bare year («в 2025 году», «за 2025 год»), «в этом/прошлом году», «в этом/прошлом месяце»,
   a month without a day or year («в октябре»), a quarter or half-year, months or years back («за последние
-  5 лет», «2 года назад») — filter only when the question is about news or events (a word such as «новости»,
-  «писали», «обсуждали», «сообщалось», «было»: `news_cues` in the data file). «Сколько автобусов поставят
-  в этом году?» is about content and gets no filter.
+  5 лет», «2 года назад»), «сегодня» — filter only when the question is about news or events (a word such
+  as «новости», «писали», «обсуждали», «сообщалось», «было»: `news_cues` in the data file). «Сколько
+  автобусов поставят в этом году?» and «Кто сегодня возглавляет …?» are about content: no filter.
 - Never a filter: years after «до», «к», «на» («до 2030 года», «на 2025 - 2026 годы», «к концу 2025-го»),
   day-months after «к»/«до» (deadlines), numbers without a month («18 лет», «25–30%»).
 - A date without a year resolves to the most recent such date not after `today` and is marked
@@ -416,6 +416,7 @@ def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
         which = g["which"]
         back = 2 if which == "позавчера" else 1 if which.startswith("вчера") else 0
         day = today - timedelta(days=back)
+        hit.weak = back == 0  # «Кто сегодня возглавляет …» means nowadays, not a news day
         hit.periods = [(day, day, True)]
         return hit
     if kind == "week":
