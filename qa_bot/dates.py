@@ -201,10 +201,10 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
     m_day = _alt(forms)  # after a day number every form is accepted («7 окт.», «7 октября»)
     m_in = _alt(w["months_in"])
     m_for = _alt(w["months_for"])
-    m_full = _alt(f for f in forms if len(f) > 4 or f in ("май", "мая", "маю", "мае", "март", "июнь", "июль"))
+    m_full = _alt(f for fs in w["months"].values() for f in fs[:5])  # the cases, no abbreviations
     units = _alt(u for us in w["units"].values() for u in us)
     numw = _alt(w["number_words"])
-    this, last = _alt(w["this"]), _alt(w["last"])
+    this, last, before_last = _alt(w["this"]), _alt(w["last"]), _alt(w["before_last"])
     recent = _alt(w["recent_period"])
     ords = _alt(w["ordinals"])
     B = r"(?<![0-9a-zа-я])"  # a word starts here
@@ -242,25 +242,28 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
         (
             "part_month",
             re.compile(
-                rf"{B}(?:в|во)\s+(?P<part>начале|середине|конце)\s+(?P<m>{m_full}){E}(?:\s+(?P<y>{yr}){ys}{E})?"
+                rf"{B}(?:в|во)\s+(?P<part>{_alt(w['month_parts'])})\s+(?P<m>{m_full}){E}(?:\s+(?P<y>{yr}){ys}{E})?"
             ),
         ),
         ("month_year", re.compile(rf"(?:{B}(?:в|во|за)\s+)?{B}(?P<m>{m_full})\s+(?P<y>{yr}){ys}{E}")),
         ("last_n", re.compile(rf"{B}(?:за|в\s+течение)\s+(?P<adj>{recent})\s+{n_or_w}(?P<unit>{units}){E}")),
-        ("ago", re.compile(rf"{B}{n_or_w}(?P<unit>{units})\s+назад{E}")),
+        ("ago", re.compile(rf"{B}{n_or_w}(?P<unit>{units})\s+(?:{_alt(w['ago'])}){E}")),
         (
             "week",
-            re.compile(rf"{B}(?:на|в|за)\s+(?P<which>{this}|{last}|позапрошлой)\s+(?:неделе|неделю){E}"),
+            re.compile(rf"{B}(?:на|в|за)\s+(?P<which>{this}|{last}|{before_last})\s+(?:неделе|неделю){E}"),
         ),
-        ("rel_month", re.compile(rf"{B}(?:в|за)\s+(?P<which>{this}|{last})\s+(?:месяце|месяц){E}")),
+        (
+            "rel_month",
+            re.compile(rf"{B}(?:в|за)\s+(?P<which>{this}|{last}|{before_last})\s+(?:месяце|месяц){E}"),
+        ),
         (
             "rel_year",
-            re.compile(rf"{B}(?:в|за)\s+(?P<which>{this}|{last}|позапрошлом|позапрошлый)\s+(?:году|год){E}"),
+            re.compile(rf"{B}(?:в|за)\s+(?P<which>{this}|{last}|{before_last})\s+(?:году|год){E}"),
         ),
         (
             "quarter",
             re.compile(
-                rf"{B}(?:в|во|за)\s+(?P<ord>{ords})\s+(?P<unit>квартал|квартале|полугодие|полугодии){E}"
+                rf"{B}(?:в|во|за)\s+(?P<ord>{ords})\s+(?P<unit>{_alt(w['quarter'] + w['half_year'])}){E}"
                 rf"(?:\s+(?P<y>{yr}){ys}{E})?"
             ),
         ),
@@ -271,12 +274,11 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
                 rf"{B}(?:в|во|за)\s+(?P<y>{yr})(?:(?:\s*-\s*(?:м|го))?\s*(?:году|год|г\.|г{E})|\s*-\s*м{E})"
             ),
         ),
-        ("rel_day", re.compile(rf"{B}(?P<which>позавчера|вчера|сегодня|вчерашн\w*|сегодняшн\w*){E}")),
+        (
+            "rel_day",
+            re.compile(rf"{B}(?P<which>{_alt(w['today'] + w['yesterday'] + w['day_before_yesterday'])}){E}"),
+        ),
     ]
-
-
-_DEADLINE = {"к", "ко", "до"}  # before a day: a deadline, content («к 1 января»)
-_NOT_WHEN = _DEADLINE | {"на", "концу", "конца", "началу", "начала", "середине", "середины"}
 
 
 def _prev_words(text: str, pos: int, k: int = 2) -> list[str]:
@@ -319,6 +321,7 @@ def _day_range(
 
 def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
     """The periods of one match, or None when this match says nothing about WHEN."""
+    w = _data("dates_ru.json")
     months = month_numbers()
     raw = m.group(0).strip()
     g = m.groupdict()
@@ -375,7 +378,7 @@ def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
         hit.periods = [(start, max(start, today), bool(y))]
         return hit
     if kind in ("dm", "num"):
-        if set(_prev_words(text, m.start(), 1)) & _DEADLINE:
+        if set(_prev_words(text, m.start(), 1)) & set(w["deadline_before_day"]):  # «к 1 января»
             return None
         if kind == "num":
             d, mon, y = _num_parts(m)
@@ -386,20 +389,20 @@ def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
         hit.periods = [(day, day, bool(y))]
         return hit
     if kind in ("month_year", "part_month", "month"):
-        if kind == "month_year" and set(_prev_words(text, m.start())) & _NOT_WHEN:
+        if kind == "month_year" and set(_prev_words(text, m.start())) & set(w["not_when_before_month_year"]):
             return None
         mon = months[g["m"]]
         y = _year(g.get("y"))
         hit.weak = y is None
         start, end = _month_range(y or _latest_month(mon, today), mon)
         if kind == "part_month":
-            first, last = {"начале": (1, 10), "середине": (11, 20), "конце": (21, end.day)}[g["part"]]
-            start, end = start.replace(day=first), end.replace(day=last)
+            first, last = w["month_parts"][g["part"]]
+            start, end = start.replace(day=first), end.replace(day=min(last, end.day))
         hit.periods = [(start, end, y is not None)]
         return hit
     if kind == "quarter":
-        n = _data("dates_ru.json")["ordinals"][g["ord"]]
-        size = 3 if g["unit"].startswith("квартал") else 6
+        n = w["ordinals"][g["ord"]]
+        size = 3 if g["unit"] in w["quarter"] else 6
         if n * size > 12:
             return None
         first = (n - 1) * size + 1
@@ -414,22 +417,20 @@ def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
         return hit
     if kind == "rel_day":
         which = g["which"]
-        back = 2 if which == "позавчера" else 1 if which.startswith("вчера") else 0
+        back = 2 if which in w["day_before_yesterday"] else 1 if which in w["yesterday"] else 0
         day = today - timedelta(days=back)
         hit.weak = back == 0  # «Кто сегодня возглавляет …» means nowadays, not a news day
         hit.periods = [(day, day, True)]
         return hit
     if kind == "week":
         which = g["which"]
-        w = _data("dates_ru.json")
-        back = 2 if which == "позапрошлой" else 1 if which in w["last"] else 0
+        back = 2 if which in w["before_last"] else 1 if which in w["last"] else 0
         monday = today - timedelta(days=today.weekday() + 7 * back)
         hit.periods = [(monday, monday + timedelta(days=6), True)]
         return hit
     if kind in ("rel_month", "rel_year"):
-        w = _data("dates_ru.json")
         which = g["which"]
-        back = 2 if which.startswith("позапрошл") else 1 if which in w["last"] else 0
+        back = 2 if which in w["before_last"] else 1 if which in w["last"] else 0
         hit.weak = True
         if kind == "rel_month":
             first = _add_months(today.replace(day=1), -back)
@@ -438,7 +439,6 @@ def _hit(kind: str, m: re.Match[str], text: str, today: date) -> _Hit | None:
             hit.periods = [(date(today.year - back, 1, 1), date(today.year - back, 12, 31), True)]
         return hit
     if kind in ("last_n", "ago"):
-        w = _data("dates_ru.json")
         n = int(g["n"]) if g.get("n") else w["number_words"][g["w"]] if g.get("w") else 1
         unit = next(u for u, forms in w["units"].items() if g["unit"] in forms)
         hit.weak = unit in ("month", "year")  # «за последние 5 лет вырос» is about content
