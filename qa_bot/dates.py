@@ -561,6 +561,27 @@ def parse_doc_date(doc_date: str | None) -> tuple[date, date] | tuple[int, int] 
         return None
 
 
+def period_query(since: date | None, until: date | None, today: date) -> DateQuery:
+    """A filter from explicit bounds (CLI `--since/--until`): open ends run from the beginning or to today."""
+    start, end = since or date.min, until or max(today, since or today)
+    if start > end:
+        return DateQuery(invalid=f"Начало периода ({start:%d.%m.%Y}) позже конца ({end:%d.%m.%Y}).")
+    return DateQuery(ranges=[(start, end)], year_known=[True])
+
+
+def latest_day(doc_date: str | None, today: date) -> date | None:
+    """The latest day a document can be dated, for ordering by recency only (never shown).
+
+    A year-less «--10-07» is taken as the most recent 7 October not after today.
+    """
+    doc = parse_doc_date(doc_date)
+    if doc is None:
+        return None
+    if isinstance(doc[0], int):
+        return _latest(doc[0], doc[1], today)
+    return doc[1]
+
+
 def _could_fall_in(month: int, day: int, start: date, end: date) -> bool:
     """True if month-day is in [start, end] for some year."""
     if (end - start).days >= 366:

@@ -13,10 +13,12 @@ from support import ROOT, SEEDS, ULYANOVSK
 from qa_bot.dates import (
     DateQuery,
     date_in_ranges,
+    latest_day,
     metadata_question,
     nearest_dates,
     parse_doc_date,
     parse_question_dates,
+    period_query,
     year_from_context,
 )
 from qa_bot.ingest import format_date, ingest, parse_document
@@ -281,6 +283,26 @@ def test_nearest_dates() -> None:
         "--10-07",
     ]
     assert nearest_dates(docs, parse_question_dates("Кто губернатор?", TODAY)) == []
+
+
+def test_period_query_from_explicit_bounds() -> None:
+    q = period_query(D(2025, 10, 1), D(2025, 10, 5), TODAY)
+    assert [d for d in DOCS if date_in_ranges(d, q)] == ["2025-10-02", "2025-10"]
+    q = period_query(D(2025, 10, 8), None, TODAY)  # to today
+    assert q.ranges == [_r("2025-10-08", "2025-10-15")]
+    assert [d for d in DOCS if date_in_ranges(d, q)] == ["2025-10-09", "--10-09", "2025-10"]
+    q = period_query(None, D(2024, 12, 31), TODAY)  # from the beginning
+    assert [d for d in DOCS if date_in_ranges(d, q)] == ["--10-07", "--10-09", "2024"]
+    q = period_query(D(2025, 10, 5), D(2025, 10, 1), TODAY)
+    assert q.invalid and "позже конца" in q.invalid and not any(date_in_ranges(d, q) for d in DOCS)
+
+
+def test_latest_day_orders_by_recency() -> None:
+    assert latest_day("2025-10-02", TODAY) == D(2025, 10, 2)
+    assert latest_day("2025-10", TODAY) == D(2025, 10, 31)
+    assert latest_day("--10-07", TODAY) == D(2025, 10, 7)
+    assert latest_day("--10-20", TODAY) == D(2024, 10, 20)
+    assert latest_day(None, TODAY) is None and latest_day("garbage", TODAY) is None
 
 
 def test_parse_doc_date() -> None:
