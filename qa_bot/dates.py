@@ -489,6 +489,12 @@ def _recency_spans(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, i
 _JOINER = re.compile(r"\s*(?:,|и|или|а также)?\s*")
 
 
+def _with_preposition(text: str, start: int) -> int:
+    """Move `start` back over a preposition right before it («от 7 октября»), so stripping leaves none."""
+    m = re.search(rf"(?<![а-я])(?:{_alt(_data('dates_ru.json')['date_prepositions'])})\s+$", text[:start])
+    return m.start() if m else start
+
+
 def parse_question_dates(question: str, today: date) -> DateQuery:
     """Date filters, recency and an impossible-date message from a question (see the module docstring)."""
     text = _norm(question)
@@ -516,7 +522,7 @@ def parse_question_dates(question: str, today: date) -> DateQuery:
         for start, end, known in h.periods:
             query.ranges.append((start, end))
             query.year_known.append(known)
-    date_spans = [(h.start, h.end) for h in used]
+    date_spans = [(_with_preposition(text, h.start), h.end) for h in used]
     recency = _recency_spans(text, date_spans)
     query.recency = bool(recency)
     query.spans = sorted(date_spans + recency)
