@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .dates import month_name, month_numbers, year_from_context
 from .errors import DocumentsError
 from .text import sentences, tidy_document
 
@@ -18,12 +19,6 @@ TEXT_SUFFIXES = (".txt", ".md")
 RICH_SUFFIXES = (".html", ".htm", ".pdf", ".docx")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + RICH_SUFFIXES
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-
-MONTHS = {
-    "января": 1, "февраля": 2, "марта": 3, "апреля": 4, "мая": 5, "июня": 6,
-    "июля": 7, "августа": 8, "сентября": 9, "октября": 10, "ноября": 11, "декабря": 12,
-}  # fmt: skip
-_MONTHS_RU = {v: k for k, v in MONTHS.items()}
 
 _DATE_HEADER = re.compile(r"^\s*date\s+(\d{4})-(\d{2})-(\d{2})\b\s*", re.IGNORECASE)
 # "УЛЬЯНОВСК, 7 октября. /ТАСС/." or "МОСКВА, 7 октября 2025 г. — РИА Новости."
@@ -58,14 +53,16 @@ class IngestReport:
 
 
 def format_date(date: str | None) -> str:
-    """Russian display form: "2 октября 2025", "7 октября (год не указан)", "дата не указана"."""
+    """Russian display form: "2 октября 2025", "7 октября (год не указан)", "октябрь 2025", "2025 год"."""
     if not date:
         return "дата не указана"
-    m = re.fullmatch(r"(\d{4}|-)-(\d{2})-(\d{2})", date)
-    if not m:
-        return date
+    m = re.fullmatch(r"(\d{4}|-)-(\d{2})(?:-(\d{2}))?", date)
+    if not m or not 1 <= int(m.group(2)) <= 12 or (m.group(1) == "-" and m.group(3) is None):
+        return f"{date} год" if re.fullmatch(r"\d{4}", date) else date
     year, month, day = m.groups()
-    text = f"{int(day)} {_MONTHS_RU.get(int(month), month)}"
+    if day is None:
+        return f"{month_name(int(month))} {year}"
+    text = f"{int(day)} {month_name(int(month), 1)}"
     return f"{text} {year}" if year != "-" else f"{text} (год не указан)"
 
 
@@ -198,11 +195,11 @@ def parse_document(doc_id: str, raw: str, path: str = "") -> Document:
     source = None
     for para in paragraphs[:3]:
         line = _DATELINE.match(para)
-        if line and line.group("month").lower() in MONTHS:
+        month = month_numbers().get(line.group("month").lower().replace("ё", "е")) if line else None
+        if line and month:
             source = (line.group("agency") or line.group("agency2") or "").strip() or None
             if date is None:
-                year = line.group("year") or "-"
-                date = f"{year}-{MONTHS[line.group('month').lower()]:02d}-{int(line.group('day')):02d}"
+                date = _dateline_date(line, month, "\n\n".join(paragraphs))
             break
     text = "\n\n".join(paragraphs)
     return Document(
@@ -214,6 +211,13 @@ def parse_document(doc_id: str, raw: str, path: str = "") -> Document:
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         path=path,
     )
+
+
+def _dateline_date(line: re.Match[str], month: int, text: str) -> str:
+    """ISO date of a dateline; without a year, the year the document itself gives, else "--MM-DD"."""
+    day = int(line.group("day"))
+    year = line.group("year") or year_from_context(text, month, day)
+    return f"{year or '-'}-{month:02d}-{day:02d}"
 
 
 def _title(first_paragraph: str, limit: int = 160) -> str:
