@@ -9,16 +9,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from . import messages
 from .citations import REFUSAL, Citation, is_refusal, verify
+from .dates import (
+    DateQuery,
+    MetaQuestion,
+    date_in_ranges,
+    latest_day,
+    metadata_question,
+    nearest_dates,
+    parse_question_dates,
+    period_query,
+)
 from .errors import LLMError, LLMModelMissingError, LLMTimeoutError, LLMUnavailableError
 from .extractive import Extraction, extract_answer
+from .ingest import format_date
 from .llm import LLMBackend, Message
+from .metadata import about_documents, is_overview, overview
 from .prompting import REWRITE_MAX_TOKENS, answer_messages, first_line, plausible_rewrite, rewrite_messages, tidy
 from .questions import answer_type, clean_question, is_russian, leans_on_history
 from .refusal import Evidence, model_for
@@ -29,6 +42,8 @@ log = logging.getLogger(__name__)
 
 EXTRACTIVE = "extractive"
 WEAK_STANDALONE = 0.5  # a question whose best passage covers less of it may lean on the conversation
+RECENCY_POOL = 4  # «последние новости»: rank this many times k by relevance, then let age decide
+RECENCY_HALF_LIFE_DAYS = 30  # a document this much older than the newest one counts half
 SENTENCE_CACHE = 4096  # sentence vectors kept per answerer (the same passages come back often)
 
 
@@ -84,12 +99,14 @@ class Answerer:
         settings: Settings,
         *,
         fallback_reason: LLMError | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.retriever = retriever
         self.backend = backend
         self.settings = settings
         self.fallback_reason = fallback_reason  # why LLM_BACKEND=auto answers without an LLM
         self._fallback_told = False
+        self.today = today  # relative dates («вчера», «на прошлой неделе») count from this day
         self._sentence_vectors: dict[str, np.ndarray] = {}
 
     @property
@@ -112,8 +129,14 @@ class Answerer:
         k: int | None = None,
         mode: RetrievalMode | None = None,
         on_delta: Callable[[str], None] | None = None,
+        since: date | None = None,
+        until: date | None = None,
     ) -> Answer:
         """Answer `question` (earlier questions of the chat in `history`, oldest first).
+
+        Dates in the question («7 октября», «в сентябре 2025», «на прошлой неделе») or `since`/`until`
+        restrict the documents searched; questions about the documents themselves are answered from
+        their metadata.
 
         `on_delta` receives the LLM's text as it is generated; with no generation (extractive answer,
         refusal) it receives the whole answer once. When the LLM fails or cites nothing mid-stream, the
@@ -135,7 +158,14 @@ class Answerer:
         if not russian and self.backend is None and (mode or self.retriever.mode) == "hybrid":
             mode = "dense"  # words of another language match no Russian lemma; the encoder may be multilingual
 
-        query, context, hits = self._retrieve(text, history, k, mode)
+        when = self._dates(text, since, until) if russian or since or until else DateQuery(stripped=text)
+        asked = when.stripped.strip() if when.spans and when.stripped.strip() else text
+        doc_ids = self._documents_in(when) if when.has_filter else None
+        meta = metadata_question(asked) if russian else None
+        if meta is not None or (doc_ids is not None and is_overview(asked)) or not doc_ids and when.has_filter:
+            return self._about_documents(text, asked, meta, when, doc_ids, k, mode, notices, started, on_delta)
+
+        query, context, hits = self._retrieve(asked, history, k, mode, doc_ids, when.recency)
         retrieved = time.perf_counter()
         result = Answer(
             question=text, answer=REFUSAL, refused=True, citations=[], passages=hits,
@@ -151,7 +181,7 @@ class Answerer:
                 emitted = self._generate(result, query, hits, notices, details, on_delta)
             # else nothing relevant enough: refuse without calling the LLM
         else:
-            self._extract(result, text, hits, context)
+            self._extract(result, asked, hits, context, trust=doc_ids is not None)
             if result.refused and not russian:
                 notices.append(messages.NOT_RUSSIAN)
         if on_delta and not result.streamed and not emitted:
@@ -169,22 +199,98 @@ class Answerer:
     # -- steps -------------------------------------------------------------------------------
 
     def _retrieve(
-        self, text: str, history: list[str], k: int, mode: RetrievalMode | None
+        self,
+        text: str,
+        history: list[str],
+        k: int,
+        mode: RetrievalMode | None,
+        doc_ids: list[str] | None = None,
+        recent: bool = False,
     ) -> tuple[str, str, list[Hit]]:
         """(search query, conversation context for the answer, passages).
 
         The conversation is used only when the question needs it: it refers back («А он…?», «там»),
         or it finds little on its own. A question that stands on its own starts a new topic.
         """
+
+        def search(query: str) -> list[Hit]:
+            if not recent:
+                return self.retriever.search(query, k, mode, doc_ids)
+            return self._by_recency(self.retriever.search(query, k * RECENCY_POOL, mode, doc_ids))[:k]
+
         if not history:
             query = self._rewrite(text, []) if not is_russian(text) else text
-            return query, "", self.retriever.search(query, k, mode)
+            return query, "", search(query)
         if not leans_on_history(text):
-            hits = self.retriever.search(text, k, mode)
+            hits = search(text)
             if hits and hits[0].relevance >= WEAK_STANDALONE and is_russian(text):
                 return text, "", hits  # a topic switch: the history would only pull the old topic back
         query = self._rewrite(text, history)
-        return query, (history[-1] if query == f"{history[-1]} {text}" else ""), self.retriever.search(query, k, mode)
+        return query, (history[-1] if query == f"{history[-1]} {text}" else ""), search(query)
+
+    # -- dates and questions about the documents ----------------------------------------------
+
+    def _dates(self, text: str, since: date | None, until: date | None) -> DateQuery:
+        today = self.today()
+        if since or until:
+            explicit = period_query(since, until, today)
+            return replace(explicit, stripped=text)
+        return parse_question_dates(text, today)
+
+    def _documents_in(self, when: DateQuery) -> list[str]:
+        return [d for d, info in self.retriever.index.documents.items() if date_in_ranges(info.date, when)]
+
+    def _by_recency(self, hits: list[Hit]) -> list[Hit]:
+        """«Последние новости о …»: fused scores decay with the document's age (newest document = age 0)."""
+        today = self.today()
+        days = {h.chunk.doc_id: latest_day(h.document.date, today) for h in hits}
+        newest = max((d for d in days.values() if d), default=None)
+        if newest is None:
+            return hits
+
+        def decayed(h: Hit) -> float:
+            day = days[h.chunk.doc_id]
+            age = (newest - day).days if day else RECENCY_HALF_LIFE_DAYS * 4
+            return h.score * 0.5 ** (age / RECENCY_HALF_LIFE_DAYS)
+
+        return sorted(hits, key=decayed, reverse=True)
+
+    def _about_documents(
+        self,
+        text: str,
+        asked: str,
+        meta: MetaQuestion | None,
+        when: DateQuery,
+        doc_ids: list[str] | None,
+        k: int,
+        mode: RetrievalMode | None,
+        notices: list[str],
+        started: float,
+        on_delta: Callable[[str], None] | None,
+    ) -> Answer:
+        """Answers from document metadata: a date filter nothing matches, a period overview, or a question about
+        the documents themselves (when published, which source, which documents mention X)."""
+        result = Answer(question=text, answer=REFUSAL, refused=True, citations=[], passages=[], backend=EXTRACTIVE)
+        found = None
+        if when.invalid:
+            result.answer = when.invalid
+        elif when.has_filter and not doc_ids:
+            dates = [info.date for info in self.retriever.index.documents.values()]
+            result.answer = messages.no_documents_for_dates([format_date(d) for d in nearest_dates(dates, when)])
+        elif meta is not None:
+            topic = meta.topic or asked
+            found = about_documents(meta, self.retriever.search(topic, k, mode, doc_ids))
+        else:
+            found = overview(self.retriever, doc_ids or [], k)
+        if found is not None:
+            result.answer, result.citations, result.passages = found
+            result.refused = False
+        if on_delta:
+            on_delta(result.answer)
+        total = (time.perf_counter() - started) * 1000
+        result.timings_ms = {"retrieve": total, "generate": 0.0, "total": total}
+        result.notice = " ".join(notices) or None
+        return result
 
     def _rewrite(self, question: str, history: list[str]) -> str:
         """A standalone Russian question for retrieval (LLM rewrite, or the previous question prepended)."""
@@ -244,14 +350,15 @@ class Answerer:
         result.streamed = bool(on_delta)
         return bool(pieces)
 
-    def _extract(self, result: Answer, question: str, hits: list[Hit], context: str) -> None:
-        """The extractive answer, or a refusal when the refusal policy finds the evidence too thin."""
+    def _extract(self, result: Answer, question: str, hits: list[Hit], context: str, *, trust: bool = False) -> None:
+        """The extractive answer, or a refusal when the refusal policy finds the evidence too thin
+        (`trust`: the documents were already narrowed down by date, so any cover of the question will do)."""
         result.backend = EXTRACTIVE
         result.answer, result.refused, result.citations = REFUSAL, True, []
         found = self.extraction(question, hits, context)
         if found is None:
             return
-        if self.refusal_model.answers(self.evidence(question, hits, found)):
+        if (trust and found.coverage > 0) or self.refusal_model.answers(self.evidence(question, hits, found)):
             result.answer, result.citations, result.refused = found.answer, found.citations, False
 
     def extraction(self, question: str, hits: list[Hit], context: str = "") -> Extraction | None:
@@ -272,6 +379,8 @@ class Answerer:
             own_coverage=found.own_coverage,
             similarity=found.similarity,
             type_ok=float(found.type_ok),
+            focus_ok=float(found.focus_ok),
+            kind_and_focus=float(found.type_ok and found.focus_ok),
             passage_coverage=hits[0].relevance if hits else 0.0,
             unknown=unknown,
             russian=float(is_russian(question)),

@@ -23,6 +23,7 @@ CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
 SIM_WEIGHT = 0.5  # weight of the encoder similarity (rescaled over the candidates) next to word coverage
 TYPE_BONUS = 0.15  # a sentence holding the asked-for kind of answer
 TYPE_MISSING = 0.6  # multiplier when the question asks for a kind the sentence does not hold
+OTHER_DOCUMENT_PENALTY = 0.15  # an extra sentence from another document than the best one must gain this much more
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Extraction:
     own_coverage: float  # ... by the best sentence itself (its neighbours count half)
     similarity: float  # encoder cosine of the best sentence (0 without an encoder)
     type_ok: bool  # the answer holds the asked-for kind (True when no kind was asked)
+    focus_ok: bool  # the question's first content word (what is asked about) is in the answer or next to it
     chosen: list[Candidate] = field(default_factory=list)
 
 
@@ -111,7 +113,7 @@ def extract_answer(
     context: str = "",
     similarity: Callable[[list[str]], np.ndarray] | None = None,
     max_sentences: int = 3,
-    min_gain: float = 0.12,
+    min_gain: float = 0.2,
 ) -> Extraction | None:
     """The best-answering sentences of `hits`, or None when there is nothing to choose from.
 
@@ -141,22 +143,47 @@ def extract_answer(
             chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
             covered |= follower.terms
     while len(chosen) < max_sentences:
+        # one more sentence only for what the first left out; another document must bring much more
+        def gain(c: Candidate) -> float:
+            own = _coverage(c.terms, scorer.wanted, covered) * c.weight
+            return own if c.hit.chunk.doc_id == best.hit.chunk.doc_id else own - OTHER_DOCUMENT_PENALTY
+
         rest = [c for c in candidates if c not in chosen]
         if not rest:
             break
-        extra = max(rest, key=lambda c: (scorer.lexical(c, covered) * c.weight, -c.hit_rank, -c.start))
-        if scorer.lexical(extra, covered) * extra.weight < min_gain:
+        extra = max(rest, key=lambda c: (gain(c), -c.hit_rank, -c.start))
+        if gain(extra) < min_gain:
             break
         chosen.append(extra)
         covered |= extra.terms
-    return _render(chosen, wanted, kind, best)
+    return _render(chosen, wanted, kind, best, focus_term(question, question_terms))
+
+
+def focus_term(question: str, terms: Sequence[str]) -> str | None:
+    """What a Russian question asks about: its first noun («Сколько жителей…» → житель), skipping a noun that
+    only names the kind of answer («В каком городе…», «Какую долю…»); None for other languages."""
+    from .questions import is_russian
+    from .text import _morph, lemma, words
+
+    if not is_russian(question):
+        return None
+    tokens = words(question)
+    kind_nouns = {lemma(b) for a, b in zip(tokens, tokens[1:], strict=False) if a.startswith(("как", "каков"))}
+    for t in terms:
+        if t in kind_nouns or not t.isalpha():
+            continue
+        if any(p.tag.POS == "NOUN" for p in _morph().parse(t)[:1]):
+            return t
+    return None
 
 
 def _next_sentence(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
     return next((o for o in candidates if o.hit is c.hit and o.index == c.index + 1), None)
 
 
-def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate) -> Extraction:
+def _render(
+    chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate, focus: str | None
+) -> Extraction:
     """Answer text in document order with [n] markers; one citation a passage quoting all its chosen sentences."""
     ordered = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
     quotes: dict[int, list[Candidate]] = {}
@@ -176,5 +203,6 @@ def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None,
         own_coverage=SentenceScorer(wanted, kind).lexical(best, set()),
         similarity=best.sim,
         type_ok=kind is None or kind in evidence,
+        focus_ok=focus is None or any(focus in c.terms or focus in c.context for c in chosen),
         chosen=chosen,
     )

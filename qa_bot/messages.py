@@ -44,5 +44,4 @@ def no_source(title: str) -> str:
     return f"В документе «{title}» источник не указан."
 
 
-def mentioned_in(titles: list[str]) -> str:
-    return "Упоминается в документах: " + "; ".join(f"«{t}»" for t in titles) + "."
+MENTIONED_IN = "Упоминается в документах:"

@@ -52,23 +52,30 @@ def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> l
     return out
 
 
-def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = 0.01, steps: int = 4000) -> dict:
+def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = 1.0) -> dict:
+    """Logistic regression by Newton's method with an L2 penalty (not on the bias); threshold from dev."""
     x = np.array([e.vector(features) for e, _ in rows], dtype=np.float64)
     y = np.array([label for _, label in rows], dtype=np.float64)
-    w = np.zeros(x.shape[1])
-    b = 0.0
-    for _ in range(steps):  # plain gradient descent: a handful of features, a few hundred rows
-        p = 1 / (1 + np.exp(-(x @ w + b)))
-        w -= 0.5 * ((x.T @ (p - y)) / len(y) + l2 * w)
-        b -= 0.5 * float(np.mean(p - y))
-    p = 1 / (1 + np.exp(-(x @ w + b)))
+    xb = np.hstack([x, np.ones((len(y), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = np.eye(xb.shape[1]) * l2
+    penalty[-1, -1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        gradient = xb.T @ (p - y) + penalty @ w
+        hessian = xb.T @ (xb * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    p = 1 / (1 + np.exp(-(xb @ w)))
     threshold = choose_threshold(p, y)
     refused_unanswerable = float(np.mean(p[y == 0] < threshold)) if (y == 0).any() else 0.0
     false_refusals = float(np.mean(p[y == 1] < threshold)) if (y == 1).any() else 0.0
     return {
         "features": features,
-        "weights": [round(float(v), 4) for v in w],
-        "bias": round(b, 4),
+        "weights": [round(float(v), 4) for v in w[:-1]],
+        "bias": round(float(w[-1]), 4),
         "threshold": round(threshold, 4),
         "dev": {"rows": len(y), "refused_unanswerable": round(refused_unanswerable, 3),
                 "false_refusals": round(false_refusals, 3)},

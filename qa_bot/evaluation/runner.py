@@ -94,7 +94,10 @@ def run_one(
         answer = answerer.answer(g.question, list(g.history), mode=None if mode == BASELINE else mode)  # type: ignore[arg-type]
         query = answer.search_query or answer.question
         hits = retriever.search(query, RETRIEVAL_DEPTH, None if mode == BASELINE else mode)  # type: ignore[arg-type]
-        result.items.append(_item(g, answer, [h.chunk.doc_id for h in hits]))
+        # what the answer was given first (a date filter or a metadata lookup narrows it), then the deeper search
+        shown = [h.chunk.chunk_id for h in answer.passages]
+        ranked = [h.chunk.doc_id for h in answer.passages] + [h.chunk.doc_id for h in hits if h.chunk.chunk_id not in shown]
+        result.items.append(_item(g, answer, ranked[:RETRIEVAL_DEPTH]))
         if tick:
             tick()
     result.metrics = score(result.items, gold)
