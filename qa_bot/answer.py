@@ -180,10 +180,12 @@ class Answerer:
             if hits and hits[0].relevance >= self.settings.llm_refusal_threshold:
                 emitted = self._generate(result, query, hits, notices, details, on_delta)
             # else nothing relevant enough: refuse without calling the LLM
-        else:
+        elif russian or self._uses_encoder and self.retriever.embedder.multilingual:
             self._extract(result, asked, hits, context, trust=doc_ids is not None)
             if result.refused and not russian:
                 notices.append(messages.NOT_RUSSIAN)
+        else:  # nothing can match a question in another language without an LLM or a multilingual encoder
+            notices.append(messages.NOT_RUSSIAN)
         if on_delta and not result.streamed and not emitted:
             on_delta(result.answer)  # nothing was streamed: deliver the whole answer as one piece
         done = time.perf_counter()
@@ -226,7 +228,15 @@ class Answerer:
             if hits and hits[0].relevance >= WEAK_STANDALONE and is_russian(text):
                 return text, "", hits  # a topic switch: the history would only pull the old topic back
         query = self._rewrite(text, history)
-        return query, (history[-1] if query == f"{history[-1]} {text}" else ""), search(query)
+        hits = search(query)
+        if query == f"{history[-1]} {text}":
+            # a follow-up stays with the document the conversation was about
+            before = self.retriever.search(history[-1], 1, mode, doc_ids)
+            if before:
+                key = before[0].chunk.doc_id
+                hits = sorted(hits, key=lambda h: h.chunk.doc_id != key)
+            return query, history[-1], hits
+        return query, "", hits
 
     # -- dates and questions about the documents ----------------------------------------------
 

@@ -47,6 +47,8 @@ class Embedder(ABC):
 
     name: str
     dimension: int
+    #: False for an encoder of Russian words only (navec): a question in another language cannot be matched
+    multilingual: bool = True
     load_ms: float = 0.0  # how long load_embedder() took (reported apart from retrieval time)
 
     def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -136,6 +138,8 @@ class NavecEmbedder(Embedder):
     Nothing is built at load time: the vocabulary is a sorted byte-string array searched with
     `np.searchsorted`, and each vector is `qdim` one-byte indexes into per-slice codebooks (navec's
     product quantisation), both memory-mapped."""
+
+    multilingual = False  # Russian word vectors only
 
     name = NAVEC
 

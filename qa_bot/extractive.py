@@ -23,6 +23,7 @@ CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
 SIM_WEIGHT = 0.5  # weight of the encoder similarity (rescaled over the candidates) next to word coverage
 TYPE_BONUS = 0.15  # a sentence holding the asked-for kind of answer
 TYPE_MISSING = 0.6  # multiplier when the question asks for a kind the sentence does not hold
+OTHER_DOCUMENT_WEIGHT = 0.85  # sentences from another document than the first passage's
 OTHER_DOCUMENT_PENALTY = 0.15  # an extra sentence from another document than the best one must gain this much more
 
 
@@ -72,6 +73,8 @@ def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
             seen.add(position)
             around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2]) - terms[i]
             weight = 0.6 + 0.4 * max(hit.score, 0.0) / top
+            if rank > 1 and hit.chunk.doc_id != hits[0].chunk.doc_id:
+                weight *= OTHER_DOCUMENT_WEIGHT  # the first passage's document is where the answer usually is
             text = span.text.rstrip()
             if text.endswith(":") or not text[-1:] in ".!?…\"»)":
                 weight *= CAPTION_WEIGHT

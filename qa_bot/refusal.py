@@ -49,6 +49,8 @@ class RefusalModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def answers(self, evidence: Evidence) -> bool:
+        if evidence.russian and evidence.coverage == 0:
+            return False  # not one word of a Russian question in the answer: whatever the model says
         return self.probability(evidence) >= self.threshold
 
 

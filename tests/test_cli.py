@@ -87,7 +87,7 @@ def test_console_script_end_to_end(tmp_path: Path, docs: Path) -> None:
     assert empty.returncode == 2 and "Traceback" not in empty.stderr
     done = qa("ask", "--json", "На сколько вырос товарооборот Ульяновской области с Белоруссией?")
     assert done.returncode == 0, done.stderr
-    assert "25-30" in json.loads(done.stdout)["answer"]
+    assert "25–30" in json.loads(done.stdout)["answer"]  # quoted verbatim
 
 
 def test_env_example_gives_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -148,9 +148,10 @@ def test_content_numbers_and_years_are_not_filters(question: str) -> None:
 
 
 def test_no_gold_question_gets_a_filter() -> None:
-    questions = [
-        json.loads(line)["question"]
-        for line in (ROOT / "eval" / "gold.jsonl").read_text("utf-8").splitlines()
+    questions = [  # the questions about the documents themselves ("meta") are meant to be found
+        row["question"]
+        for row in map(json.loads, (ROOT / "eval" / "gold.jsonl").read_text("utf-8").splitlines())
+        if row.get("type") != "meta"
     ]
     assert len(questions) > 50
     flagged = [
