@@ -9,6 +9,7 @@ sentence when it covers what the first left out. The figures of the winner go to
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -82,9 +83,25 @@ def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
     return out
 
 
+def related(a: str, b: str) -> bool:
+    """Same lemma, or one word family by a long shared beginning («заменить» / «замена», «беспилотник» /
+    «беспилотный»): Russian derivation changes the ending, not the root."""
+    if a == b:
+        return True
+    shorter = min(len(a), len(b))
+    if shorter < 5 or not a.isalpha() or not b.isalpha():
+        return False
+    common = len(os.path.commonprefix([a, b]))
+    return common >= 5 and common >= 0.75 * shorter
+
+
+def _has(terms: frozenset[str], term: str) -> bool:
+    return term in terms or any(related(term, t) for t in terms if t[:3] == term[:3])
+
+
 def _coverage(terms: frozenset[str], wanted: dict[str, float], covered: set[str] = frozenset()) -> float:  # type: ignore[assignment]
     total = sum(wanted.values()) or 1.0
-    return sum(w for t, w in wanted.items() if t in terms and t not in covered) / total
+    return sum(w for t, w in wanted.items() if t not in covered and _has(terms, t)) / total
 
 
 class SentenceScorer:
@@ -96,7 +113,8 @@ class SentenceScorer:
 
     def lexical(self, c: Candidate, covered: set[str]) -> float:
         near = {t for t in c.context if t not in c.terms}
-        return _coverage(c.terms, self.wanted, covered) + 0.5 * _coverage(frozenset(near), self.wanted, covered | set(c.terms))
+        own = {t for t in self.wanted if _has(c.terms, t)}
+        return _coverage(c.terms, self.wanted, covered) + 0.5 * _coverage(frozenset(near), self.wanted, covered | own)
 
     def score(self, c: Candidate, covered: set[str], sims: tuple[float, float]) -> float:
         lo, hi = sims
@@ -139,12 +157,12 @@ def extract_answer(
 
     best = max(candidates, key=lambda c: (scorer.score(c, set(), sims), -c.hit_rank, -c.start))
     chosen = [best]
-    covered = set(best.terms)
+    covered = {t for t in wanted if _has(best.terms, t)}
     if kind and kind not in best.evidence:
         follower = _next_sentence(best, candidates)
         if follower is not None and kind in follower.evidence:
             chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
-            covered |= follower.terms
+            covered |= {t for t in wanted if _has(follower.terms, t)}
     while len(chosen) < max_sentences:
         # one more sentence only for what the first left out; another document must bring much more
         def gain(c: Candidate) -> float:
@@ -158,7 +176,7 @@ def extract_answer(
         if gain(extra) < min_gain:
             break
         chosen.append(extra)
-        covered |= extra.terms
+        covered |= {t for t in wanted if _has(extra.terms, t)}
     return _render(chosen, wanted, kind, best, focus_term(question, question_terms))
 
 
@@ -206,6 +224,6 @@ def _render(
         own_coverage=SentenceScorer(wanted, kind).lexical(best, set()),
         similarity=best.sim,
         type_ok=kind is None or kind in evidence,
-        focus_ok=focus is None or any(focus in c.terms or focus in c.context for c in chosen),
+        focus_ok=focus is None or any(_has(c.terms, focus) or _has(c.context, focus) for c in chosen),
         chosen=chosen,
     )

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
     # Embeddings: "navec" (built-in offline Russian word vectors) or any sentence-transformers name/path
-    embedding_model: str = "navec"
+    embedding_model: str = "e5-small"
     embedding_query_prefix: str | None = None
     embedding_passage_prefix: str | None = None
     embedding_batch_size: int = Field(32, ge=1)
