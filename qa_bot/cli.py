@@ -18,7 +18,7 @@ from .errors import QaBotError, UsageError
 from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-BACKENDS = click.Choice(["auto", "ollama", "llamacpp", "extractive"])
+BACKENDS = click.Choice(["auto", "ollama", "openai", "llamacpp", "extractive"])
 MODES = click.Choice(["bm25", "dense", "hybrid"])
 
 
