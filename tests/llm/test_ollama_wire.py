@@ -392,7 +392,8 @@ def test_cli_reads_the_ollama_settings_from_env_and_dotenv(seed_root: Path, tmp_
     model = "t-lite:test"
     (tmp_path / ".env").write_text(f"OLLAMA_MODEL={model}\n", encoding="utf-8")
     with LoopbackOllama(scripted(bus_answer), models=[model]) as server:
-        env = clean_env(OLLAMA_HOST=server.url, INDEX_DIR=str(seed_root / "index"), LLM_BACKEND="auto")
+        env = clean_env(OLLAMA_HOST=server.url, INDEX_DIR=str(seed_root / "index"), LLM_BACKEND="auto",
+                        RETRIEVAL_MODE="bm25")  # fmt: skip
         done = run_cli(["ask", "--backend", "auto", "--json", BUS_QUESTION], cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     data = parse_json(done.stdout)

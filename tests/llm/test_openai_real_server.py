@@ -11,17 +11,24 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from qa_bot.embed import Embedder
-from qa_bot.llm import make_backend
+from qa_bot.errors import LLMUnavailableError
+from qa_bot.llm import Message, make_backend
 from qa_bot.llm.openai_backend import OpenAIBackend
 
-from .llm_testkit import BUS_QUESTION, UDMURTIA, check_contract, gguf_path, llm_settings, make_answerer
+from .llm_testkit import BUS_QUESTION, UDMURTIA, assert_model_path, gguf_path, llm_settings, make_answerer
 
 pytestmark = pytest.mark.slow  # a server start (~5 s) and a few short generations
 
 ALIAS = "gemma-3-270m"
 N_CTX = 4096
+KEY = "sk-local-3b8e51"
+ANSWERING = {"top_k", "llm_max_tokens", "llm_temperature"}
+MESSAGES: list[Message] = [
+    {"role": "user", "content": "Беларусь поставит в Удмуртию 120 автобусов МАЗ. Сколько автобусов?"}
+]
 
 
 def free_port() -> int:
@@ -39,7 +46,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS,
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--api_key", KEY,
         "--chat_format", "gemma",  # the GGUF has no chat template: the server would fall back to Llama 2's
     ]  # fmt: skip
     with log_path.open("wb") as log:
@@ -51,7 +58,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if server.poll() is not None:
                 pytest.fail(f"llama_cpp.server exited ({server.returncode}):\n{log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -69,27 +76,32 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_gold_question_through_the_answerer(llama_server: str, seed_root: Path, navec: Embedder) -> None:
-    settings = llm_settings(
-        seed_root, llm_backend="openai", openai_base_url=llama_server, llm_max_tokens=64, llm_temperature=0.0
-    )  # OPENAI_MODEL empty: the model the server lists
-    backend, reason = make_backend(settings)
-    assert isinstance(backend, OpenAIBackend) and reason is None
-    assert backend.label == f"openai:{ALIAS}" and backend.context_window == settings.openai_context_window
-    answerer = make_answerer(seed_root, navec, backend, llm_max_tokens=64, llm_temperature=0.0)
+    """The whole Answerer over the real server. Gemma 3 270M is a base model that mostly echoes its
+    prompt, so its text rarely passes the citation check: the test pins down that the server's text
+    was streamed and that the answer took the path that text dictates (see assert_model_path)."""
+    settings = llm_settings(seed_root, llm_backend="openai", openai_base_url=llama_server,
+                            openai_api_key=KEY, top_k=2, llm_max_tokens=32, llm_temperature=0.0)  # fmt: skip
+    backend, reason = make_backend(settings)  # OPENAI_MODEL empty: the model the server lists
+    assert isinstance(backend, OpenAIBackend) and reason is None and backend.label == f"openai:{ALIAS}"
+    assert backend.context_window == settings.openai_context_window == N_CTX  # the server does not say
+    answerer = make_answerer(seed_root, navec, backend, **settings.model_dump(include=ANSWERING))
     deltas: list[str] = []
-    answer = answerer.answer(BUS_QUESTION, on_delta=deltas.append)
-    check_contract(answer.to_dict())
-    assert len(deltas) >= 3 and answer.detail is None  # the model's text arrived in pieces, no failure
-    assert answer.backend == f"openai:{ALIAS}" and answer.streamed and not answer.refused
-    assert "120" in answer.answer and answer.citations and answer.citations[0].doc_id == UDMURTIA
-    for c in answer.citations:
-        assert f"[{c.n}]" in answer.answer and c.quote in answer.passages[c.n - 1].chunk.text
+    answer = answerer.answer(BUS_QUESTION, on_delta=deltas.append)  # gold q02
+    assert_model_path(answer, backend.label, deltas)
+    assert "120" in answer.answer and answer.citations[0].doc_id == UDMURTIA
+
+
+def test_wrong_key_is_refused_by_the_server(llama_server: str) -> None:
+    backend = OpenAIBackend(llama_server, ALIAS, api_key=SecretStr("sk-wrong"), timeout=30)
+    with pytest.raises(LLMUnavailableError, match="rejected the API key"):
+        backend.check()
+    with pytest.raises(LLMUnavailableError, match="wants an API key"):
+        list(OpenAIBackend(llama_server, ALIAS, timeout=30).stream(MESSAGES, max_tokens=4, temperature=0.0))
 
 
 def test_streaming_deltas_from_the_server(llama_server: str) -> None:
-    backend = OpenAIBackend(llama_server, ALIAS, timeout=60)
+    backend = OpenAIBackend(llama_server, ALIAS, api_key=SecretStr(KEY), timeout=60)
     backend.check()
-    messages = [{"role": "user", "content": "Беларусь поставит в Удмуртию 120 автобусов МАЗ. Сколько автобусов?"}]
-    deltas = list(backend.stream(messages, max_tokens=24, temperature=0.0))  # type: ignore[arg-type]
+    deltas = list(backend.stream(MESSAGES, max_tokens=16, temperature=0.0))
     assert len(deltas) >= 3 and all(isinstance(d, str) and d for d in deltas)
-    assert backend.complete(messages, max_tokens=24, temperature=0.0) == "".join(deltas)  # greedy: same text  # type: ignore[arg-type]
+    assert backend.complete(MESSAGES, max_tokens=16, temperature=0.0) == "".join(deltas)  # greedy: same text
