@@ -95,12 +95,14 @@ class OllamaBackend(LLMBackend):
             )
         if isinstance(exc, ollama.ResponseError):
             error = str(exc.error).lower()
-            if "model" in error and "not found" in error:  # Ollama's own 404: model "x" not found, try pulling it
+            # Ollama's own 404 says: model "x" not found, try pulling it first
+            if "model" in error and "not found" in error:
                 return self._missing()
             if exc.status_code == 404:  # any other 404 (an HTML page, "404 page not found"): not Ollama's API
                 return self._not_ollama("POST /api/chat")
             return LLMError(
-                f"Ollama returned an error ({exc.status_code}): {str(exc.error)[:200]}", "Check the Ollama server log."
+                f"Ollama returned an error ({exc.status_code}): {str(exc.error)[:200]}",
+                "Check the Ollama server log.",
             )
         if isinstance(exc, httpx.TransportError):  # the server was reached but the answer broke off
             return LLMError(

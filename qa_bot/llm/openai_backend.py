@@ -84,7 +84,9 @@ class OpenAIBackend(LLMBackend):
                     "Set OPENAI_MODEL to the model the server runs.",
                 )
             self.model = served[0]
-            log.info("OPENAI_MODEL is empty: using %s, the first model served at %s", self.model, self.base_url)
+            log.info(
+                "OPENAI_MODEL is empty: using %s, the first model served at %s", self.model, self.base_url
+            )
         elif served and not self._serves(served):
             raise self._missing(served)
 
@@ -123,7 +125,9 @@ class OpenAIBackend(LLMBackend):
     def _models(self, timeout: float | None = None) -> list[str]:
         """The ids the server lists at GET /models (remembering the context size it gives, if any)."""
         try:
-            response = self.client.get("models", timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+            response = self.client.get(
+                "models", timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+            )
         except Exception as exc:
             raise self._translate(exc) from exc
         if response.status_code != 200:
@@ -136,7 +140,9 @@ class OpenAIBackend(LLMBackend):
         mine = next((e for e in entries if self.model and self._same(str(e.get("id", "")), self.model)), None)
         entry = mine or (entries[0] if len(entries) == 1 or not self.model else None)
         if entry is not None:
-            window = next((entry[k] for k in CONTEXT_KEYS if isinstance(entry.get(k), int) and entry[k] > 0), None)
+            window = next(
+                (entry[k] for k in CONTEXT_KEYS if isinstance(entry.get(k), int) and entry[k] > 0), None
+            )
             self._server_window = window or self._server_window
         self._probed = True
         return ids
@@ -199,7 +205,9 @@ class OpenAIBackend(LLMBackend):
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise self._not_openai(f"{response.request.method} {response.request.url.path} did not answer JSON") from exc
+            raise self._not_openai(
+                f"{response.request.method} {response.request.url.path} did not answer JSON"
+            ) from exc
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text

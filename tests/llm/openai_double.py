@@ -145,7 +145,12 @@ def _handler(fake: LoopbackOpenAI) -> type[BaseHTTPRequestHandler]:
                 return self._json(404, {"detail": "Not Found"})
             data = []
             for name in fake.models:
-                entry: dict[str, Any] = {"id": name, "object": "model", "created": 1759399200, "owned_by": "me"}
+                entry: dict[str, Any] = {
+                    "id": name,
+                    "object": "model",
+                    "created": 1759399200,
+                    "owned_by": "me",
+                }
                 if fake.context is not None:
                     entry["max_model_len"] = fake.context
                 data.append(entry)

@@ -76,21 +76,6 @@ def test_chat_streams_answers_and_keeps_history_until_new(seed_root: Path, tmp_p
     assert all("— ответ: extractive" in part for part in (first, follow_up))
 
 
-@pytest.mark.slow
-def test_chat_with_llamacpp_streams_the_model_text(seed_root: Path, tmp_path: Path) -> None:
-    gguf_path()
-    env = clean_env(INDEX_DIR=str(seed_root / "index"), LLM_MAX_TOKENS="48", RETRIEVAL_MODE="bm25")
-    done = run_cli(["chat", "--backend", "llamacpp"], cwd=tmp_path, env=env, stdin=f"{BUS_QUESTION}\n/exit\n")
-    assert done.returncode == 0, done.stderr
-    answer = done.stdout.split("Вопрос>")[1]
-    streamed = answer.split("\n", 1)[0].strip()
-    assert streamed  # the model's text, printed as it was generated
-    assert "Источники:" in answer and "120 автобусов" in answer
-    if f"— ответ: {GEMMA}" not in answer:  # replaced by the extractive answer, for the reason given
-        assert f"— ответ: extractive; {NOT_GROUNDED}" in answer
-    assert "недоступна" not in answer and "с ошибкой" not in answer
-
-
 def test_chat_does_not_glue_a_rejected_answer_to_the_fallback(seed_root: Path, tmp_path: Path) -> None:
     rejected = "Автобусов будет много."  # no [n] marker: fails the citation check
     with LoopbackOllama(lambda _: rejected) as server:

@@ -58,7 +58,12 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if server.poll() is not None:
                 pytest.fail(f"llama_cpp.server exited ({server.returncode}):\n{log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2).status_code == 200:
+                if (
+                    httpx.get(
+                        f"{url}/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=2
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass

@@ -19,7 +19,16 @@ from qa_bot.llm.openai_backend import OpenAIBackend
 from qa_bot.pipeline import Pipeline
 from qa_bot.prompts import render
 
-from .llm_testkit import BUS_QUESTION, UDMURTIA, check_contract, clean_env, llm_settings, make_answerer, parse_json, run_cli
+from .llm_testkit import (
+    BUS_QUESTION,
+    UDMURTIA,
+    check_contract,
+    clean_env,
+    llm_settings,
+    make_answerer,
+    parse_json,
+    run_cli,
+)
 from .ollama_double import BUS_FACT, LoopbackOllama
 from .openai_double import KEY, MODEL, LoopbackOpenAI
 
@@ -34,7 +43,9 @@ def refused_port() -> int:
         return sock.getsockname()[1]
 
 
-def backend_for(url: str, model: str | None = MODEL, key: str | None = KEY, timeout: float = 10) -> OpenAIBackend:
+def backend_for(
+    url: str, model: str | None = MODEL, key: str | None = KEY, timeout: float = 10
+) -> OpenAIBackend:
     return OpenAIBackend(url, model, api_key=SecretStr(key) if key else None, timeout=timeout)
 
 
@@ -122,7 +133,9 @@ def test_server_down(seed_root: Path, navec: Embedder) -> None:
     assert deltas == [answer.answer]
 
 
-def test_bad_key_is_refused_and_never_shown(seed_root: Path, navec: Embedder, caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_key_is_refused_and_never_shown(
+    seed_root: Path, navec: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     with LoopbackOpenAI(key=KEY) as server:
         backend = backend_for(server.url, key=WRONG_KEY)
@@ -221,18 +234,26 @@ def test_auto_prefers_the_openai_server_when_its_url_is_set(seed_root: Path) -> 
         assert isinstance(backend, OllamaBackend) and openai.paths == ["GET /v1/models"]  # no URL: not tried
     down = f"http://127.0.0.1:{refused_port()}/v1"
     with LoopbackOllama() as ollama:
-        backend, reason = make_backend(llm_settings(seed_root, openai_base_url=down, ollama_host=ollama.url), "auto")
+        backend, reason = make_backend(
+            llm_settings(seed_root, openai_base_url=down, ollama_host=ollama.url), "auto"
+        )
         assert isinstance(backend, OllamaBackend) and reason is None  # the OpenAI server is down: Ollama
     backend, reason = make_backend(
-        llm_settings(seed_root, openai_base_url=down, ollama_host=f"http://127.0.0.1:{refused_port()}"), "auto"
+        llm_settings(seed_root, openai_base_url=down, ollama_host=f"http://127.0.0.1:{refused_port()}"),
+        "auto",
     )
     assert backend is None and isinstance(reason, LLMUnavailableError) and down in str(reason)
 
 
 def test_cli_ask_with_backend_openai_reads_the_env_and_hides_the_key(seed_root: Path, tmp_path: Path) -> None:
     with LoopbackOpenAI(key=KEY) as server:
-        env = clean_env(INDEX_DIR=str(seed_root / "index"), OPENAI_BASE_URL=server.url, OPENAI_API_KEY=KEY,
-                        OPENAI_MODEL=MODEL, RETRIEVAL_MODE="bm25")  # fmt: skip  (bm25: no embedder to load)
+        env = clean_env(
+            INDEX_DIR=str(seed_root / "index"),
+            OPENAI_BASE_URL=server.url,
+            OPENAI_API_KEY=KEY,
+            OPENAI_MODEL=MODEL,
+            RETRIEVAL_MODE="bm25",
+        )  # fmt: skip  (bm25: no embedder to load)
         done = run_cli(["-vv", "ask", "--backend", "openai", "--json", BUS_QUESTION], cwd=tmp_path, env=env)
         env["OPENAI_API_KEY"] = WRONG_KEY
         bad = run_cli(["-vv", "ask", "--backend", "openai", BUS_QUESTION], cwd=tmp_path, env=env)

@@ -47,7 +47,10 @@ def test_prompts_load_from_the_installed_package_data(tmp_path: Path) -> None:
     shutil.rmtree(site / "qa_bot" / "prompts")  # neither package data nor a source tree: a clear error
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site)},
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert done.returncode == 1 and "PromptMissingError: The prompt file refusal.md cannot be read" in done.stderr
+    assert (
+        done.returncode == 1
+        and "PromptMissingError: The prompt file refusal.md cannot be read" in done.stderr
+    )
 
 
 def test_the_refusal_phrase_lives_in_one_file() -> None:
@@ -67,7 +70,9 @@ def test_editing_refusal_md_changes_every_prompt_and_the_pattern(tmp_path: Path)
     (tmp_path / "refusal.md").write_text("Об этом в документах ничего не сказано.\n", encoding="utf-8")
     system = render("answer_system", tmp_path)
     assert "«Об этом в документах ничего не сказано.»" in system and REFUSAL not in system
-    assert "«Об этом в документах ничего не сказано.»" in render("answer_user", tmp_path, passages="", question="")
+    assert "«Об этом в документах ничего не сказано.»" in render(
+        "answer_user", tmp_path, passages="", question=""
+    )
     pattern = refusal_regex(tmp_path)
     assert pattern.match("об  этом в\nдокументах ничего") and not pattern.match(REFUSAL)
     assert refusal_regex().match("в документах  нет ответа")
