@@ -3,7 +3,8 @@
 `POST {OPENAI_BASE_URL}/chat/completions` with `"stream": true` answers server-sent events, one
 `data: {json}` a line with `choices[0].delta.content`, ending with `data: [DONE]`;
 `GET {OPENAI_BASE_URL}/models` lists the served models (`{"data": [{"id": ...}, ...]}`), and some
-servers add the context size to each entry (vLLM `max_model_len`, others `context_length`).
+servers add the context size to each entry (vLLM `max_model_len`, others `context_length`); llama.cpp's
+server gives it at `GET /props` (`default_generation_settings.n_ctx`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class OpenAIBackend(LLMBackend):
         self._default_window = context_window
         self._server_window: int | None = None
         self._probed = False
+        self._props_read = False
         self._secret = api_key.get_secret_value() if api_key else ""
         headers = {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
         self.client = httpx.Client(
@@ -63,7 +65,7 @@ class OpenAIBackend(LLMBackend):
 
     @property
     def context_window(self) -> int:  # type: ignore[override]
-        """The server's context size when its model list says it, else OPENAI_CONTEXT_WINDOW."""
+        """The server's context size when it says it (model list, llama.cpp /props), else OPENAI_CONTEXT_WINDOW."""
         if not self._probed:
             self._probed = True  # one look per backend: a server that is down does not slow every answer
             try:
@@ -144,8 +146,28 @@ class OpenAIBackend(LLMBackend):
                 (entry[k] for k in CONTEXT_KEYS if isinstance(entry.get(k), int) and entry[k] > 0), None
             )
             self._server_window = window or self._server_window
+        if self._server_window is None and not self._props_read:
+            self._props_read = True
+            self._read_props(timeout)
         self._probed = True
         return ids
+
+    def _read_props(self, timeout: float | None) -> None:
+        """llama.cpp's own server gives its context size at GET /props, next to /v1; others answer 404."""
+        root = self.base_url.removesuffix("/v1")
+        try:
+            response = self.client.get(
+                f"{root}/props", timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+            )
+            props = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return
+        if not isinstance(props, dict):
+            return
+        defaults = props.get("default_generation_settings")
+        n_ctx = (defaults if isinstance(defaults, dict) else {}).get("n_ctx") or props.get("n_ctx")
+        if isinstance(n_ctx, int) and n_ctx > 0:
+            self._server_window = n_ctx
 
     def _events(self, response: httpx.Response) -> Iterator[str]:
         """Text deltas of an SSE stream; raises LLMError when it breaks off before its end."""

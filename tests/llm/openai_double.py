@@ -58,6 +58,7 @@ class LoopbackOpenAI:
         hang: float = 0.0,
         not_found: bool = False,
         truncate: bool = False,
+        props_ctx: int | None = None,
         port: int = 0,
     ) -> None:
         self.reply = reply or scripted()
@@ -67,6 +68,7 @@ class LoopbackOpenAI:
         self.break_after = break_after  # drop the connection after this many events (no [DONE])
         self.hang = hang  # seconds a chat request waits before any answer
         self.not_found = not_found  # answer 404 to everything, as a web server that is not an LLM API
+        self.props_ctx = props_ctx  # llama.cpp server: GET /props gives default_generation_settings.n_ctx
         self.truncate = truncate  # end the stream cleanly after the deltas, without finish_reason or [DONE]
         self.chats: list[ChatRequest] = []
         self.paths: list[str] = []
@@ -141,6 +143,9 @@ def _handler(fake: LoopbackOpenAI) -> type[BaseHTTPRequestHandler]:
                 return self._html_404()
             if not self._authorised():
                 return
+            if self.path == "/props" and fake.props_ctx is not None:
+                settings = {"n_ctx": fake.props_ctx, "temperature": 0.8, "n_predict": -1}
+                return self._json(200, {"default_generation_settings": settings, "total_slots": 1})
             if self.path != "/v1/models":
                 return self._json(404, {"detail": "Not Found"})
             data = []

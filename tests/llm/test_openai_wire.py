@@ -96,7 +96,9 @@ def test_check_reads_the_context_window_from_the_model_list() -> None:
     with LoopbackOpenAI() as server:  # llama.cpp's and Ollama's lists do not say: the setting is used
         backend = OpenAIBackend(server.url, MODEL, context_window=6144)
         assert backend.context_window == 6144 and backend.context_window == 6144
-    assert server.paths == ["GET /v1/models"]  # looked once
+    assert server.paths == ["GET /v1/models", "GET /props"]  # looked once (llama.cpp's /props: not here)
+    with LoopbackOpenAI(props_ctx=8192) as server:  # llama.cpp's own server
+        assert OpenAIBackend(server.url, MODEL, context_window=6144).context_window == 8192
 
 
 def test_a_small_server_context_drops_passages(seed_root: Path, navec: Embedder) -> None:
@@ -113,10 +115,10 @@ def test_empty_model_setting_takes_the_first_served_model(seed_root: Path, navec
     with LoopbackOpenAI(models=["gemma-3-270m", "other"]) as server:
         settings = llm_settings(seed_root, llm_backend="openai", openai_base_url=server.url)
         answer = Pipeline(settings, embedder=navec).ask(BUS_QUESTION)
-    assert server.paths == ["GET /v1/models", "POST /v1/chat/completions"]
+    assert server.paths == ["GET /v1/models", "GET /props", "POST /v1/chat/completions"]
     assert server.chats[0].body["model"] == "gemma-3-270m"
     assert answer.backend == "openai:gemma-3-270m" and answer.citations[0].doc_id == UDMURTIA
-    assert server.auth == [None, None]  # no key set: no Authorization header
+    assert set(server.auth) == {None}  # no key set: no Authorization header
 
 
 # -- failures: each has its error class, and the user still gets an answer ---------------------
@@ -229,9 +231,9 @@ def test_auto_prefers_the_openai_server_when_its_url_is_set(seed_root: Path) -> 
         both = llm_settings(seed_root, openai_base_url=openai.url, openai_model=MODEL, ollama_host=ollama.url)
         backend, reason = make_backend(both, "auto")
         assert isinstance(backend, OpenAIBackend) and reason is None and backend.label == LABEL
-        assert openai.paths == ["GET /v1/models"] and ollama.paths == []
+        assert openai.paths == ["GET /v1/models", "GET /props"] and ollama.paths == []
         backend, reason = make_backend(llm_settings(seed_root, ollama_host=ollama.url), "auto")
-        assert isinstance(backend, OllamaBackend) and openai.paths == ["GET /v1/models"]  # no URL: not tried
+        assert isinstance(backend, OllamaBackend) and len(openai.paths) == 2  # no URL: not tried
     down = f"http://127.0.0.1:{refused_port()}/v1"
     with LoopbackOllama() as ollama:
         backend, reason = make_backend(
