@@ -59,6 +59,7 @@ class LoopbackOpenAI:
         not_found: bool = False,
         truncate: bool = False,
         props_ctx: int | None = None,
+        json_reply: bool = False,
         port: int = 0,
     ) -> None:
         self.reply = reply or scripted()
@@ -69,6 +70,7 @@ class LoopbackOpenAI:
         self.hang = hang  # seconds a chat request waits before any answer
         self.not_found = not_found  # answer 404 to everything, as a web server that is not an LLM API
         self.props_ctx = props_ctx  # llama.cpp server: GET /props gives default_generation_settings.n_ctx
+        self.json_reply = json_reply  # ignore "stream": answer one chat.completion JSON
         self.truncate = truncate  # end the stream cleanly after the deltas, without finish_reason or [DONE]
         self.chats: list[ChatRequest] = []
         self.paths: list[str] = []
@@ -189,6 +191,12 @@ def _handler(fake: LoopbackOpenAI) -> type[BaseHTTPRequestHandler]:
             reply = fake.reply(chat)
             deltas = pieces(reply) if isinstance(reply, str) else reply
             fake.sent.append(deltas)
+            if fake.json_reply:
+                message = {"role": "assistant", "content": "".join(deltas)}
+                choice = {"index": 0, "message": message, "finish_reason": "stop"}
+                return self._json(
+                    200, {"id": "chatcmpl-7d1f", "object": "chat.completion", "choices": [choice]}
+                )
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-cache")

@@ -121,6 +121,13 @@ def test_empty_model_setting_takes_the_first_served_model(seed_root: Path, navec
     assert set(server.auth) == {None}  # no key set: no Authorization header
 
 
+def test_a_server_that_ignores_stream_still_answers(seed_root: Path, navec: Embedder) -> None:
+    with LoopbackOpenAI(json_reply=True) as server:
+        answer, deltas = ask(make_answerer(seed_root, navec, backend_for(server.url)))
+    assert deltas == ["".join(server.sent[0])]  # the whole text as one delta
+    assert answer.backend == LABEL and answer.citations[0].doc_id == UDMURTIA and "120" in answer.answer
+
+
 # -- failures: each has its error class, and the user still gets an answer ---------------------
 
 
