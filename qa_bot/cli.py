@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .answer import Answer
 
 F = TypeVar("F", bound=Callable[..., Any])
-BACKENDS = click.Choice(["auto", "ollama", "llamacpp", "extractive"])
+BACKENDS = click.Choice(["auto", "ollama", "openai", "llamacpp", "extractive"])
 MODES = click.Choice(["bm25", "dense", "hybrid"])
 
 

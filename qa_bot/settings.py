@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RetrievalMode = Literal["bm25", "dense", "hybrid"]
-BackendName = Literal["auto", "ollama", "llamacpp", "extractive"]
+BackendName = Literal["auto", "ollama", "openai", "llamacpp", "extractive"]
 
 
 def _default_cache_dir() -> Path:
@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     llamacpp_model_path: Path | None = None
     llamacpp_n_ctx: int = Field(4096, ge=512)
     llamacpp_threads: int | None = None
+
+    # OpenAI-compatible server (LLM_BACKEND=openai; `auto` tries it first when the URL is set):
+    # vLLM, llama.cpp server, LM Studio, TGI, Ollama's /v1. The key is a secret: never logged.
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str | None = None  # empty: the first model the server lists
+    openai_context_window: int = Field(4096, ge=512)  # used when the server's model list does not say
+
+    @field_validator("openai_base_url", "openai_api_key", "openai_model", mode="before")
+    @classmethod
+    def _empty_openai_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     # Telegram
     telegram_bot_token: SecretStr | None = None

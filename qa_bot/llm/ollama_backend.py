@@ -56,6 +56,8 @@ class OllamaBackend(LLMBackend):
         try:
             listed = self.client.list()
         except Exception as exc:
+            if isinstance(exc, ollama.ResponseError) and exc.status_code == 404:
+                raise self._not_ollama("GET /api/tags") from exc  # every Ollama server lists its models
             raise self._translate(exc) from exc
         names = {m.model for m in listed.models if m.model}
         wanted = {self.model, f"{self.model}:latest"}
@@ -68,6 +70,14 @@ class OllamaBackend(LLMBackend):
             f"The Ollama model {self.model!r} (setting OLLAMA_MODEL) is not pulled on {self.host}: "
             f"run `ollama pull {self.model}`.",
             "Or set OLLAMA_MODEL to a model listed by `ollama list`.",
+        )
+
+    def _not_ollama(self, request: str) -> LLMUnavailableError:
+        return LLMUnavailableError(
+            f"The server at {self.host} (setting OLLAMA_HOST) is not an Ollama server: "
+            f"it answered 404 Not Found to {request}.",
+            "Point OLLAMA_HOST at Ollama (e.g. http://127.0.0.1:11434, without a path); for an "
+            "OpenAI-compatible server (vLLM, llama.cpp, LM Studio) set LLM_BACKEND=openai and OPENAI_BASE_URL.",
         )
 
     def _translate(self, exc: Exception) -> LLMError:
@@ -84,10 +94,15 @@ class OllamaBackend(LLMBackend):
                 "Try again, use a smaller model, or raise LLM_TIMEOUT.",
             )
         if isinstance(exc, ollama.ResponseError):
-            if exc.status_code == 404 or "not found" in str(exc.error).lower():
+            error = str(exc.error).lower()
+            # Ollama's own 404 says: model "x" not found, try pulling it first
+            if "model" in error and "not found" in error:
                 return self._missing()
+            if exc.status_code == 404:  # any other 404 (an HTML page, "404 page not found"): not Ollama's API
+                return self._not_ollama("POST /api/chat")
             return LLMError(
-                f"Ollama returned an error ({exc.status_code}): {exc.error}", "Check the Ollama server log."
+                f"Ollama returned an error ({exc.status_code}): {str(exc.error)[:200]}",
+                "Check the Ollama server log.",
             )
         if isinstance(exc, httpx.TransportError):  # the server was reached but the answer broke off
             return LLMError(

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from qa_bot.answer import Answerer
+from qa_bot.answer import Answer, Answerer, _tidy
+from qa_bot.citations import REFUSAL, is_refusal, verify
 from qa_bot.embed import Embedder
 from qa_bot.llm import LLMBackend
 from qa_bot.pipeline import Pipeline
@@ -131,3 +132,34 @@ def check_contract(data: dict[str, Any]) -> None:
     passages = {p["chunk_id"] for p in data["passages"]}
     assert all(c["chunk_id"] in passages for c in data["citations"])
     assert data["refused"] or data["citations"], "a grounded answer carries citations"
+
+
+NOT_GROUNDED = "Ответ модели не опирался на источники"
+
+
+def assert_model_path(answer: Answer, label: str, deltas: list[str], used: int | None = None) -> None:
+    """The model wrote the streamed text, and the answer took the path that text dictates.
+
+    A cited text is the answer (labelled `label`); a refusal is the refusal; anything else is replaced
+    by a cited extractive answer whose notice says the model's answer was not grounded. A backend that
+    failed (a detail), or that streamed nothing, fails this check whatever the final answer.
+    """
+    check_contract(answer.to_dict())
+    text = "".join(deltas)
+    assert len(deltas) >= 2 and text.strip(), deltas  # the model's text arrived in pieces
+    assert answer.detail is None, answer.detail  # no backend failure on the way
+    raw = _tidy(text)
+    if is_refusal(raw):
+        assert answer.backend == label and answer.refused and answer.answer == REFUSAL
+        return
+    _, cited = verify(raw, answer.passages[:used])
+    if cited:
+        assert answer.backend == label and answer.streamed and not answer.refused
+        assert [c.n for c in answer.citations] == [c.n for c in cited]
+        for c in answer.citations:
+            assert c.chunk_id == answer.passages[c.n - 1].chunk.chunk_id
+            assert f"[{c.n}]" in answer.answer and c.quote in answer.passages[c.n - 1].chunk.text
+    else:
+        assert answer.backend == "extractive" and not answer.streamed and answer.citations
+        assert NOT_GROUNDED in (answer.notice or ""), answer.notice
+        assert answer.answer != text

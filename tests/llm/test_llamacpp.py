@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.answer import Answer
-from qa_bot.citations import REFUSAL
 from qa_bot.embed import Embedder
 from qa_bot.llm import Message
 
-from .llm_testkit import BUS_QUESTION, ULYANOVSK_QUESTION, check_contract, gguf_path, make_answerer
+from .llm_testkit import BUS_QUESTION, assert_model_path, gguf_path, make_answerer
 
 pytestmark = pytest.mark.slow  # about a minute on 2 cores; CI runs it too
 
@@ -31,22 +29,6 @@ def small_gemma():
     from qa_bot.llm.llamacpp_backend import LlamaCppBackend
 
     return LlamaCppBackend(gguf_path(), n_ctx=1024)
-
-
-def assert_contract(answer: Answer, label: str, deltas: list[str]) -> None:
-    """Grounded with valid citations, or explicitly not (extractive fallback with a notice, or refused)."""
-    check_contract(answer.to_dict())
-    passages = {h.chunk.chunk_id for h in answer.passages}
-    if answer.refused:
-        assert answer.answer == REFUSAL and answer.citations == []
-    elif answer.backend == label:
-        assert answer.streamed and deltas and answer.citations
-        for c in answer.citations:
-            assert c.chunk_id in passages and c.chunk_id == answer.passages[c.n - 1].chunk.chunk_id
-            assert f"[{c.n}]" in answer.answer and c.quote in answer.passages[c.n - 1].chunk.text
-    else:
-        assert answer.backend == "extractive" and answer.notice and answer.citations
-        assert all(c.chunk_id in passages for c in answer.citations)
 
 
 def test_gemma_loads_with_its_chat_format(gemma) -> None:
@@ -80,17 +62,13 @@ def test_count_tokens_uses_the_model_tokenizer(gemma) -> None:
     assert gemma.count_tokens("<start_of_turn>") == 1  # special tokens are counted as the template uses them
 
 
-@pytest.mark.parametrize("question", [BUS_QUESTION, ULYANOVSK_QUESTION], ids=["buses", "ulyanovsk"])
-def test_answers_keep_the_citation_contract(seed_root: Path, navec: Embedder, gemma, question: str) -> None:
+def test_answer_takes_the_path_its_text_dictates(seed_root: Path, navec: Embedder, gemma) -> None:
     answerer = make_answerer(seed_root, navec, gemma, llm_max_tokens=MAX_TOKENS, llm_temperature=0.0)
     deltas: list[str] = []
-    answer = answerer.answer(question, on_delta=deltas.append)
-    assert answer.question == question and not answer.refused  # retrieval found the passages
-    assert len(deltas) >= 2  # the model's text streamed before the checks
-    assert_contract(answer, gemma.label, deltas)
-    data = answer.to_dict()
-    assert data["backend"] in (gemma.label, "extractive")
-    assert all(v >= 0 for v in data["timings_ms"].values()) and data["timings_ms"]["generate"] > 0
+    answer = answerer.answer(BUS_QUESTION, on_delta=deltas.append)
+    assert answer.question == BUS_QUESTION and len(answer.passages) == answerer.settings.top_k
+    assert_model_path(answer, gemma.label, deltas)
+    assert answer.timings_ms["generate"] > 0
 
 
 def test_prompt_fits_a_small_context_window(seed_root: Path, navec: Embedder, small_gemma) -> None:
@@ -114,6 +92,4 @@ def test_prompt_fits_a_small_context_window(seed_root: Path, navec: Embedder, sm
     deltas: list[str] = []
     answer = answerer.answer(BUS_QUESTION, on_delta=deltas.append)  # generation does not overflow the context
     assert len(answer.passages) == 8
-    assert_contract(answer, small_gemma.label, deltas)
-    if answer.backend == small_gemma.label:
-        assert all(c.n <= used for c in answer.citations)  # only passages the model saw can be cited
+    assert_model_path(answer, small_gemma.label, deltas, used)  # only passages the model saw can be cited

@@ -38,6 +38,7 @@ from .ollama_double import (
     bus_answer,
     scripted,
 )
+from .openai_double import LoopbackOpenAI
 
 LABEL = f"ollama:{MODEL}"
 
@@ -243,8 +244,33 @@ def test_model_not_pulled(seed_root: Path, navec: Embedder) -> None:
 
 
 def test_model_tag_latest_counts_as_pulled() -> None:
-    backend = backend_for(FakeOllama(models=["qwen2.5:latest"]), model="qwen2.5")
-    backend.check()
+    fake = FakeOllama(models=["qwen2.5:latest", "llama3.2:3b"])
+    backend_for(fake, model="qwen2.5").check()  # "qwen2.5" is what `ollama pull qwen2.5` lists as qwen2.5:latest
+    assert [r.url.path for r in fake.requests] == ["/api/tags"]  # the check read the list
+    for other in ("qwen2.5:7b", "llama3.2"):  # another tag of a listed name is not pulled
+        with pytest.raises(LLMModelMissingError, match=f"ollama pull {other}"):
+            backend_for(fake, model=other).check()
+
+
+@pytest.mark.parametrize("not_found", [True, False], ids=["web-server-404-page", "openai-compatible-server"])
+def test_a_server_that_is_not_ollama_is_not_a_missing_model(
+    seed_root: Path, navec: Embedder, not_found: bool
+) -> None:
+    """OLLAMA_HOST pointing at a server that answers 404 to Ollama's API: say so, not «run ollama pull»."""
+    with LoopbackOpenAI(not_found=not_found) as server:
+        host = server.url.removesuffix("/v1")
+        backend = OllamaBackend(host, MODEL, timeout=10)
+        with pytest.raises(LLMUnavailableError, match="is not an Ollama server") as caught:
+            backend.check()
+        answer, _ = ask(make_answerer(seed_root, navec, backend))
+        auto, reason = make_backend(llm_settings(seed_root, ollama_host=host), "auto")
+    assert server.paths[:2] == ["GET /api/tags", "POST /api/chat"]
+    assert "GET /api/tags" in str(caught.value) and host in str(caught.value)
+    assert "pull" not in str(caught.value) and "LLM_BACKEND=openai" in str(caught.value)
+    assert answer.backend == "extractive" and "120" in answer.answer and answer.citations
+    assert "недоступна" in (answer.notice or "") and "не установлена" not in (answer.notice or "")
+    assert "not an Ollama server" in (answer.detail or "") and "pull" not in (answer.detail or "")
+    assert auto is None and isinstance(reason, LLMUnavailableError) and "not an Ollama server" in str(reason)
 
 
 def test_timeout(seed_root: Path, navec: Embedder) -> None:
@@ -366,7 +392,8 @@ def test_cli_reads_the_ollama_settings_from_env_and_dotenv(seed_root: Path, tmp_
     model = "t-lite:test"
     (tmp_path / ".env").write_text(f"OLLAMA_MODEL={model}\n", encoding="utf-8")
     with LoopbackOllama(scripted(bus_answer), models=[model]) as server:
-        env = clean_env(OLLAMA_HOST=server.url, INDEX_DIR=str(seed_root / "index"), LLM_BACKEND="auto")
+        env = clean_env(OLLAMA_HOST=server.url, INDEX_DIR=str(seed_root / "index"), LLM_BACKEND="auto",
+                        RETRIEVAL_MODE="bm25")  # fmt: skip
         done = run_cli(["ask", "--backend", "auto", "--json", BUS_QUESTION], cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     data = parse_json(done.stdout)
