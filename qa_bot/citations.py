@@ -7,14 +7,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .prompts import refusal_phrase, refusal_regex
 from .retrieve import Hit
 from .safety import looks_like_instruction
 from .text import Span, lemmas, sentences
 
 # [1], [1, 2], [1-3], [1][2], 【1】, [^1]
 _MARKER = re.compile(r"\s*[\[【]\^?\s*(\d{1,2}(?:\s*(?:[,;]|[-–—])\s*\d{1,2})*)\s*[\]】]")
-REFUSAL = "В документах нет ответа на этот вопрос."
-_REFUSAL_RE = re.compile(r"в\s+документах\s+нет\s+ответа", re.IGNORECASE)
+# The refusal sentence has one source, prompts/refusal.md: the prompts tell the model to write it, and
+# detection below recognises it, so editing the file cannot break one without the other.
+REFUSAL = refusal_phrase()
+_REFUSAL_RE = refusal_regex()
 
 
 @dataclass(frozen=True)
