@@ -10,6 +10,7 @@ import shlex
 import shutil
 import sys
 import time
+from datetime import datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -180,9 +181,13 @@ def format_answer(answer: Answer) -> str:
     if answer.notice:
         footer += f"; {answer.notice}"
     lines += ["", footer]
-    if answer.detail:
-        lines.append(f"  ({answer.detail})")
     return "\n".join(lines)
+
+
+def echo_detail(answer: Answer) -> None:
+    """The technical reason behind a notice (e.g. why the LLM was not used) goes to stderr, once."""
+    if answer.detail:
+        click.echo(f"({answer.detail})", err=True)
 
 
 @cli.command()
@@ -192,17 +197,23 @@ def format_answer(answer: Answer) -> str:
 @click.option("--mode", type=MODES, help="Retrieval mode (default: RETRIEVAL_MODE).")
 @click.option("--backend", type=BACKENDS, help="Answer backend (default: LLM_BACKEND).")
 @click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable, oldest first).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only documents dated on or after this day (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only documents dated on or before this day.")
 @click.pass_obj
 @friendly
 def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: str | None,
-        backend: str | None, history: tuple[str, ...]) -> None:  # fmt: skip
+        backend: str | None, history: tuple[str, ...], since: datetime | None, until: datetime | None) -> None:  # fmt: skip
     """Answer one QUESTION from the indexed documents."""
     pipeline = _pipeline(settings, backend)
-    answer = pipeline.ask(question, list(history), k=k, mode=mode)
+    answer = pipeline.ask(
+        question, list(history), k=k, mode=mode, since=since.date() if since else None,
+        until=until.date() if until else None,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(format_answer(answer))
+        echo_detail(answer)
 
 
 @cli.command()
@@ -267,19 +278,30 @@ def _chat(settings: Settings, backend: str | None, k: int | None) -> None:
         text = format_answer(answer)
         # the streamed text was the answer: print only sources and footer after it
         click.echo(text.split("\n", 1)[1] if answer.streamed or streamed == [answer.answer] else "\n" + text)
+        echo_detail(answer)
         history.append(question)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only documents dated on or after this day.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Only documents dated on or before this day.")
 @click.pass_obj
 @friendly
-def sources(settings: Settings, as_json: bool) -> None:
-    """List the indexed documents with title, date and chunk count."""
+def sources(settings: Settings, as_json: bool, since: datetime | None, until: datetime | None) -> None:
+    """List the indexed documents with title, date and chunk count (newest first with --since/--until)."""
+    from datetime import date
+
+    from .dates import date_in_ranges, period_query
     from .index import Index
 
     index = Index.load(settings.index_dir)
     docs = list(index.documents.values())
+    if since or until:
+        period = period_query(since.date() if since else None, until.date() if until else None, date.today())
+        if period.invalid:
+            raise UsageError(period.invalid)
+        docs = sorted((d for d in docs if date_in_ranges(d.date, period)), key=lambda d: d.date or "", reverse=True)
     if as_json:
         rows = [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "chunks": d.chunks} for d in docs]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -57,6 +57,7 @@ class Extraction:
     similarity: float  # encoder cosine of the best sentence (0 without an encoder)
     type_ok: bool  # the answer holds the asked-for kind (True when no kind was asked)
     focus_ok: bool  # the question's first content word (what is asked about) is in the answer or next to it
+    focus: str | None = None
     chosen: list[Candidate] = field(default_factory=list)
 
 
@@ -225,5 +226,6 @@ def _render(
         similarity=best.sim,
         type_ok=kind is None or kind in evidence,
         focus_ok=focus is None or any(_has(c.terms, focus) or _has(c.context, focus) for c in chosen),
+        focus=focus,
         chosen=chosen,
     )

@@ -15,6 +15,7 @@ from .index import Index, IndexReport, update_index
 from .llm import LLMBackend, make_backend
 from .retrieve import Retriever
 from .settings import Settings
+from .text import use_synonyms
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, *, backend: str | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        use_synonyms(settings.synonyms_file)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._backend_name = backend

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     refusal_threshold: float = Field(0.25, ge=0.0, le=1.0)
     llm_refusal_threshold: float = Field(0.05, ge=0.0, le=1.0)
 
+    # Synonyms (lemmas naming the same thing) for the lexical index: a user-editable file; empty = the
+    # packaged default (qa_bot/data/synonyms.txt). Changing it needs `qa-bot index --rebuild`.
+    synonyms_file: Path | None = None
+
     # Questions
     max_question_chars: int = Field(1000, ge=20)
 
@@ -109,7 +113,7 @@ class Settings(BaseSettings):
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("llamacpp_model_path", "telegram_api_base_url", "embedding_query_prefix",
+    @field_validator("llamacpp_model_path", "synonyms_file", "telegram_api_base_url", "embedding_query_prefix",
                      "embedding_passage_prefix", "llamacpp_threads", "embedding_threads", mode="before")  # fmt: skip
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

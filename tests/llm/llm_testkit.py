@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from qa_bot.answer import Answer, Answerer, _tidy
+from qa_bot.answer import Answer, Answerer
+from qa_bot.prompting import tidy as _tidy
 from qa_bot.citations import REFUSAL, is_refusal, verify
 from qa_bot.embed import Embedder
 from qa_bot.llm import LLMBackend
