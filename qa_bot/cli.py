@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import ValidationError
 
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QaBotError, UsageError
-from .settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the modules behind the commands are imported by the commands: `--help` stays instant
     from .answer import Answer
+    from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 BACKENDS = click.Choice(["auto", "ollama", "llamacpp", "extractive"])
@@ -108,6 +107,10 @@ class Progress:
 
 
 def load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from .settings import Settings
+
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
