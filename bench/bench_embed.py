@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--models", default="navec,e5-small,minilm")
     parser.add_argument("--docs", type=int, default=60, help="synthetic documents added to the build corpus")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--eval-json", type=Path, help="reuse LABEL.json files written by the same `qa-bot eval --json` "
+                        "command from this folder instead of running it again")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="'-' to only print")
     ns = parser.parse_args()
     wall = time.perf_counter()
@@ -130,7 +132,11 @@ def main() -> None:
             model = model_name(label)
             env = model_env(model, work) | {"HF_HUB_OFFLINE": "1"}
             print(f"[{time.strftime('%H:%M:%S')}] {label}: eval", file=sys.stderr, flush=True)
-            quality = run_eval(model, env, work / f"eval-{label}.json")
+            saved = ns.eval_json / f"{label}.json" if ns.eval_json else None
+            if saved is not None and saved.exists():
+                quality = {r["mode"]: r["metrics"] for r in json.loads(saved.read_text(encoding="utf-8"))["runs"]}
+            else:
+                quality = run_eval(model, env, work / f"eval-{label}.json")
             print(f"[{time.strftime('%H:%M:%S')}] {label}: build + queries", file=sys.stderr, flush=True)
             params = {"model": model, "index": str(work / f"build-{label}"), "docs": str(ROOT / "seeds"),
                       "folders": folders}  # fmt: skip
@@ -166,7 +172,8 @@ def render(results: dict[str, dict], ns: argparse.Namespace, load_start: float, 
         "(other jobs shared the CPUs: absolute times are noisy, rows of one run are comparable).",
         "",
         "Quality: `qa-bot eval --docs seeds --docs eval/distractors --mode all` (77 gold questions, extractive "
-        "answers, the fusion and refusal settings of that commit).",
+        "answers, the fusion and refusal settings of that commit"
+        + (f"; run just before, results read from `--eval-json {ns.eval_json}`" if ns.eval_json else "") + ").",
         "",
         "| metric | " + " | ".join(f"{m} dense | {m} hybrid" for m in labels) + " |",
         "|---|" + "---|" * (2 * len(labels)),
