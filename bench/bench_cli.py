@@ -14,7 +14,7 @@ one warm-up run (which fills the OS file cache and the model caches):
   banner and leaves.
 
 It prints the median wall seconds, the ratio to `--help` measured in the same run, and the peak RSS
-of each process (from wait4's rusage of that very child), and writes the "## Cold start" section
+of each process (reported by GNU time, /usr/bin/time), and writes the "## Cold start" section
 of BENCHMARKS.md (other sections are kept).
 """
 
@@ -39,23 +39,28 @@ SECTION = "## Cold start"
 QUESTION = "Кто министр экономики Удмуртии?"
 TARGET_S = 1.5
 TARGET_MB = 400
+TIME = "/usr/bin/time"  # GNU time: -f %M (peak RSS KB) %U %S (CPU s)
 
 
 def run_once(args: list[str], env: dict[str, str], stdin: str = "") -> tuple[float, float, float]:
-    """(wall s, peak RSS MB, CPU s = user + system) of one fresh `python -m qa_bot.cli ARGS` process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as inp:
+    """(wall s, peak RSS MB, CPU s = user + system) of one fresh `python -m qa_bot.cli ARGS` process.
+
+    The process is started by /usr/bin/time, whose own report gives its peak RSS: a child forked
+    straight from this (bigger) process would report at least this process's RSS (Linux carries the
+    high-water mark of the forked copy across exec)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as inp, tempfile.NamedTemporaryFile("r") as rep:
         inp.write(stdin.encode())
         inp.seek(0)
+        cmd = [TIME, "-f", "%M %U %S", "-o", rep.name, sys.executable, "-m", "qa_bot.cli", *args]
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", *args], stdin=inp, stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=env["QA_BENCH_CWD"])  # fmt: skip
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = subprocess.run(cmd, stdin=inp, stdout=out, stderr=subprocess.STDOUT, env=env,
+                              cwd=env["QA_BENCH_CWD"]).returncode  # fmt: skip
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if code != 0:
             out.seek(0)
-            raise SystemExit(f"qa-bot {' '.join(args)} failed ({proc.returncode}):\n{out.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+            raise SystemExit(f"qa-bot {' '.join(args)} failed ({code}):\n{out.read().decode()[-2000:]}")
+        kb, user, system = rep.read().split()[-3:]
+    return wall, int(kb) / 1024, float(user) + float(system)
 
 
 def measure(args: list[str], env: dict[str, str], repeat: int, stdin: str = "") -> dict[str, float]:

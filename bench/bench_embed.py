@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_cli import QUESTION, git_commit, measure, model_env
+from bench_cli import QUESTION, TIME, git_commit, measure, model_env
 from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +94,6 @@ def worker(params: dict) -> dict:
         "load_ms": embedder.load_ms, "dimension": embedder.dimension, "chunks": report.chunks,
         "build_s": build, "embed_s": spent["embed"], "embed_cpu_s": spent["embed_cpu"], "query_p50": float(np.percentile(ms, 50)),
         "query_p95": float(np.percentile(ms, 95)),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }  # fmt: skip
 
 
@@ -142,9 +140,11 @@ def main() -> None:
                       "folders": folders}  # fmt: skip
             code = f"import json, sys; sys.path[:0] = {[str(BENCH)]!r}; from bench_embed import worker; " \
                    f"print(json.dumps(worker(json.loads(sys.argv[1]))))"  # fmt: skip
-            done = subprocess.run([sys.executable, "-c", code, json.dumps(params)], env=env, cwd=work,
-                                  capture_output=True, text=True, check=True)  # fmt: skip
+            report = work / f"time-{label}.txt"
+            done = subprocess.run([TIME, "-f", "%M", "-o", str(report), sys.executable, "-c", code, json.dumps(params)],
+                                  env=env, cwd=work, capture_output=True, text=True, check=True)  # fmt: skip
             speed = json.loads(done.stdout.strip().splitlines()[-1])
+            speed["peak_rss_mb"] = int(report.read_text().split()[-1]) / 1024  # of that process alone
             print(f"[{time.strftime('%H:%M:%S')}] {label}: cold start", file=sys.stderr, flush=True)
             subprocess.run([sys.executable, "-m", "qa_bot.cli", "index"], env=env, cwd=work, check=True,
                            capture_output=True)  # fmt: skip
