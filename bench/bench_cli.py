@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Cold start of the `qa-bot` command line: wall time and peak memory of fresh processes.
 
-    python bench/bench_cli.py [--repeat 5] [--models navec,e5-small] [--out BENCHMARKS.md]
+    python bench/bench_cli.py [--repeat 5] [--models navec,e5-small] [--before REF] [--out BENCHMARKS.md]
 
 For each embedding model (default: the EMBEDDING_MODEL default of qa_bot.settings) it indexes the
 seed documents into a temporary folder, then runs, each in a fresh process, `--repeat` times after
@@ -12,6 +12,9 @@ one warm-up run (which fills the OS file cache and the model caches):
 * `qa-bot ask QUESTION --mode bm25` (no embedding model);
 * `qa-bot chat` until ready: `/exit` piped into it, so the process loads everything, prints the
   banner and leaves.
+
+With `--before REF` (a git commit), the same commands also run on that version of the code
+(`git archive REF`, EMBEDDING_MODEL=navec, its default then), in the same run, for a before/after.
 
 It prints the median wall seconds, the ratio to `--help` measured in the same run, and the peak RSS
 of each process (reported by GNU time, /usr/bin/time), and writes the "## Cold start" section
@@ -71,11 +74,11 @@ def measure(args: list[str], env: dict[str, str], repeat: int, stdin: str = "") 
             "rss": statistics.median(r[1] for r in runs), "cpu": statistics.median(r[2] for r in runs)}  # fmt: skip
 
 
-def model_env(model: str, workdir: Path) -> dict[str, str]:
+def model_env(model: str, workdir: Path, code: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "LLM_", "RETRIEVAL_"))}
-    index = workdir / f"index-{model.replace('/', '_')}"
+    index = workdir / f"index-{model.replace('/', '_')}-{code.name}"
     env |= {
-        "PYTHONPATH": str(ROOT), "DOCS_DIR": str(ROOT / "seeds"), "INDEX_DIR": str(index),
+        "PYTHONPATH": str(code), "DOCS_DIR": str(ROOT / "seeds"), "INDEX_DIR": str(index),
         "EMBEDDING_MODEL": model, "LLM_BACKEND": "extractive", "QA_BENCH_CWD": str(workdir),
     }  # fmt: skip
     return env
@@ -94,15 +97,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", default=default, help=f"comma-separated EMBEDDING_MODEL values (default {default})")
+    parser.add_argument("--before", metavar="REF", help="also measure this git commit (navec), for a before/after")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="'-' to only print")
     ns = parser.parse_args()
     models = [m for m in ns.models.split(",") if m]
     load_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="bench_cli_"))
     rows: list[list[str]] = []
+    runs = [(model, model, ROOT) for model in models]
+    if ns.before:
+        old = workdir / f"code-{ns.before}"
+        old.mkdir()
+        archive = subprocess.run(["git", "archive", ns.before], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        runs.append((f"navec @ {ns.before} (before)", "navec", old))
     try:
-        for model in models:
-            env = model_env(model, workdir)
+        for label_model, model, code in runs:
+            env = model_env(model, workdir, code)
             subprocess.run([sys.executable, "-m", "qa_bot.cli", "index"], env=env, cwd=workdir, check=True,
                            capture_output=True)  # fmt: skip
             cases = [
@@ -116,7 +127,7 @@ def main() -> None:
                 r = measure(args, env, ns.repeat, stdin)
                 base = base or r["wall"]
                 ok = "" if args == ["--help"] else "✓" if r["wall"] <= TARGET_S and r["rss"] <= TARGET_MB else "✗"
-                row = [model, label, f"{r['wall']:.2f}", f"{r['min']:.2f}–{r['max']:.2f}", f"{r['wall'] / base:.1f}",
+                row = [label_model, label, f"{r['wall']:.2f}", f"{r['min']:.2f}–{r['max']:.2f}", f"{r['wall'] / base:.1f}",
                        f"{r['cpu']:.2f}", f"{r['rss']:.0f}", ok]  # fmt: skip
                 print(" | ".join(row), flush=True)
                 rows.append(row)
@@ -130,7 +141,8 @@ def main() -> None:
                 if line.startswith("model name")), "unknown")  # fmt: skip
     section = "\n".join([
         SECTION, "",
-        f"Measured {dt.date.today()} with `python bench/bench_cli.py --repeat {ns.repeat} --models {','.join(models)}` "
+        f"Measured {dt.date.today()} with `python bench/bench_cli.py --repeat {ns.repeat} --models {','.join(models)}"
+        + (f" --before {ns.before}" if ns.before else "") + "` "
         f"(commit {git_commit()}) on {len(os.sched_getaffinity(0))} CPUs ({cpu}), Python {platform.python_version()}; "
         f"load average {load_start:.1f} → {os.getloadavg()[0]:.1f} (other jobs share the CPUs).",
         "",
