@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,3 +146,26 @@ def ask(
 def reply_to(api: FakeBotApi, chat_id: int, before: int, timeout: float = 10.0) -> str:
     """The text of the next plain sendMessage to `chat_id` after the first `before` ones."""
     return api.wait_calls("sendMessage", chat_id, before + 1, timeout)[before].text
+
+
+def recorded(db: Path, user_id: int) -> list[tuple]:
+    """Rows of the feedback store for answers to `user_id` (id, rating, rated_by)."""
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(
+                "SELECT id, rating, rated_by FROM answers WHERE user_id = ?", (user_id,)
+            ).fetchall()
+    except sqlite3.OperationalError:  # being created right now
+        return []
+
+
+def wait_recorded(bot: RunningBot, user_id: int, count: int = 1, timeout: float = 10.0) -> list[tuple]:
+    """Wait until the bot has recorded `count` answers to the user: it records only after sending,
+    so from then on no error message can follow for those questions."""
+    deadline = time.monotonic() + timeout
+    while len(rows := recorded(bot.settings.feedback_db, user_id)) < count:
+        assert time.monotonic() < deadline, f"no feedback row for user {user_id} after {timeout} s"
+        time.sleep(0.02)
+    return rows
