@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from fake_bot_api import Call, FakeBotApi
 
+from qa_bot.embed import Embedder, load_embedder
 from qa_bot.pipeline import Pipeline
 from qa_bot.settings import Settings
 from qa_bot.telegram.app import build_application, serve
@@ -36,6 +37,15 @@ BUS_DOC_TITLE = "Микроэлектроника, поставки пассаж
 
 _users = itertools.count(1000)
 _seed_index: Path | None = None
+_embedder: Embedder | None = None
+
+
+def shared_embedder() -> Embedder:
+    """The real embedding model (navec), loaded once per test session for every bot (2-3 s a load)."""
+    global _embedder
+    if _embedder is None:
+        _embedder = load_embedder(make_settings(Path("unused"), "http://unused/bot"))
+    return _embedder
 
 
 def new_user() -> int:
@@ -68,7 +78,7 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if _seed_index is None:
         root = tmp_path_factory.mktemp("seed")
         shutil.copytree(SEEDS, root / "docs")
-        Pipeline(make_settings(root, "http://unused/bot")).update()
+        Pipeline(make_settings(root, "http://unused/bot"), embedder=shared_embedder()).update()
         _seed_index = root
     return _seed_index
 
@@ -88,7 +98,7 @@ class RunningBot:
         self.api = api
         self.settings = settings
         self.serve_options = serve_options  # e.g. webhook=URL, listen=..., port=...
-        self.app = build_application(settings)
+        self.app = build_application(settings, Pipeline(settings, embedder=shared_embedder()))
         self.error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="bot", daemon=True)

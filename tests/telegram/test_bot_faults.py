@@ -27,7 +27,8 @@ SEND_TIMEOUT = 1.0  # the bot's read timeout for answers here; a hang is longer
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     root = copy_collection(seed_index(tmp_path_factory), tmp_path_factory.mktemp("faults"))
-    with running_bot(root, telegram_send_timeout=SEND_TIMEOUT, rate_limit_per_minute=30) as running:
+    overrides = {"telegram_send_timeout": SEND_TIMEOUT, "telegram_send_attempts": 3, "rate_limit_per_minute": 30}
+    with running_bot(root, **overrides) as running:
         yield running
 
 

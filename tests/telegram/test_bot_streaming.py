@@ -31,6 +31,7 @@ def llm_bot(tmp_path_factory: pytest.TempPathFactory, ollama: LoopbackOllama) ->
         "ollama_model": MODEL,
         "llm_timeout": 10,
         "max_concurrent_answers": 1,
+        "telegram_send_attempts": 2,
     }
     with running_bot(root, **overrides) as running:
         yield running
