@@ -23,6 +23,7 @@ MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 MAX_EXPANDED_BYTES = MAX_DOCUMENT_BYTES
 MAX_TEXT_CHARS = MAX_DOCUMENT_BYTES
 MAX_PDF_PAGES = 5000
+MAX_DOCX_PARAGRAPHS = 100_000  # ~10 µs each even when empty; 100k are 20 MB of 200-character ones
 
 MONTHS = {
     "января": 1, "февраля": 2, "марта": 3, "апреля": 4, "мая": 5, "июня": 6,
@@ -218,7 +219,12 @@ def _read_docx(data: bytes, name: str) -> str:
     size = 0
     try:
         with archive.open(body) as xml:
-            for _, element in etree.iterparse(xml, events=("end",), tag=f"{_W}p", huge_tree=True):
+            for n, (_, element) in enumerate(etree.iterparse(xml, events=("end",), tag=f"{_W}p", huge_tree=True)):
+                if n >= MAX_DOCX_PARAGRAPHS:
+                    raise DocumentsError(
+                        f"{name}: more than {MAX_DOCX_PARAGRAPHS} paragraphs.",
+                        russian=f"файл слишком большой: больше {MAX_DOCX_PARAGRAPHS:,} абзацев.".replace(",", " "),
+                    )
                 text = "".join(
                     node.text or "" if node.tag == f"{_W}t" else ("\t" if node.tag == f"{_W}tab" else "\n")
                     for node in element.iter(f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr")

@@ -170,9 +170,10 @@ W = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/20
     "body",
     [
         W + b"<w:p/>" * 9_000_000 + b"</w:body></w:document>",  # 54 MB of empty paragraphs
+        W + b"<w:p/>" * 100_001 + b"</w:body></w:document>",  # small, but too many paragraphs to read
         W + b"<w:p><w:r><w:t>" + "текст ".encode() * 2_300_000 + b"</w:t></w:r></w:p></w:body></w:document>",
     ],
-    ids=["54MB-of-empty-paragraphs", "one-25MB-run"],
+    ids=["54MB-of-empty-paragraphs", "100k-empty-paragraphs", "one-25MB-run"],
 )
 def test_a_docx_that_unpacks_too_large_is_refused_as_too_big(upload_bot: RunningBot, body: bytes) -> None:
     data = _docx_with_body(body)
