@@ -32,7 +32,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
         yield running
 
 
-def to_user(user: int):  # noqa: ANN201
+def to_user(user: int):
     return lambda p: int(p["chat_id"]) == user
 
 

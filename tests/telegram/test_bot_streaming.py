@@ -84,7 +84,7 @@ def test_a_failed_final_edit_in_a_group_never_leaves_the_raw_preview(
     llm_bot: RunningBot, user: int, fault: ApiError | Fault, times: int
 ) -> None:
     group = GROUP - user  # a group of its own: the counts below are this test's
-    final_edit = lambda p: int(p["chat_id"]) == group and "reply_markup" in p  # noqa: E731 - carries 👍/👎
+    final_edit = lambda p: int(p["chat_id"]) == group and "reply_markup" in p
     llm_bot.api.fail("editMessageText", fault, when=final_edit, times=times)
     final = ask(llm_bot.api, user, f"@qa_test_bot {BUS_QUESTION}", chat_id=group, timeout=30)
     _assert_cited_fallback(final.text)
