@@ -90,8 +90,13 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
         return
     answer, preview = result
     answer_id = new_answer_id()
-    await send_answer(message, answer, feedback_keyboard(answer_id), state.settings, replace=preview)
-    await _record(context, answer, answer_id, user_id, message.chat_id)
+    state.recording[answer_id] = recorded = asyncio.Event()
+    try:
+        await send_answer(message, answer, feedback_keyboard(answer_id), state.settings, replace=preview)
+        await _record(context, answer, answer_id, user_id, message.chat_id)
+    finally:
+        recorded.set()
+        del state.recording[answer_id]
 
 
 async def _record(

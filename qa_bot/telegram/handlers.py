@@ -26,6 +26,7 @@ from .feedback import Rated
 from .state import get_state
 
 log = logging.getLogger(__name__)
+RECORD_WAIT = 10.0  # seconds a 👍/👎 pressed at once waits for its answer to be recorded
 
 
 def replied_to_bot(message: Message, bot: Bot) -> bool:
@@ -115,6 +116,10 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     assert query is not None and query.data is not None
     _, answer_id, value = query.data.split(":")
     rating = int(value)
+    recording = get_state(context).recording.get(int(answer_id))
+    if recording is not None:  # pressed the moment the answer arrived: its record is being written
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(recording.wait(), RECORD_WAIT)
     try:
         rated = await asyncio.to_thread(
             get_state(context).feedback.rate, int(answer_id), rating, query.from_user.id

@@ -28,6 +28,8 @@ class BotState:
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: when admins were last told about each kind of fault (monotonic seconds)
     alerted: dict[str, float] = field(default_factory=dict)
+    #: answers sent but not yet in the feedback store (a 👍 pressed at once waits for its record)
+    recording: dict[int, asyncio.Event] = field(default_factory=dict)
 
     @property
     def streams(self) -> bool:
