@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_FORMAT = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
 PIPELINE = "pipeline"  # bot_data key of a pipeline loaded before start-up (run_bot checks the index early)
+OLD_FEEDBACK_DB = "feedback.sqlite3"  # where the store lived before it moved out of INDEX_DIR
 RETRY_AFTER_ATTEMPTS = 3  # flood control: wait out Telegram's RetryAfter this many times before giving up
 
 
@@ -95,9 +96,11 @@ def _load(pipeline: Pipeline) -> str | None:
     return None
 
 
-def _feedback_store(path: Path) -> FeedbackStore:
+def _feedback_store(path: Path, index_dir: Path) -> FeedbackStore:
     store = FeedbackStore(path)
     try:
+        if store.adopt(index_dir / OLD_FEEDBACK_DB):
+            log.info("feedback store copied from %s to %s (FEEDBACK_DB)", index_dir / OLD_FEEDBACK_DB, path)
         store.check()
     except Exception as exc:  # noqa: BLE001 - reported again on every write; answers do not need it
         log.warning("feedback store %s cannot be opened yet: %r", path, exc)
@@ -111,7 +114,7 @@ async def post_init(app: Application) -> None:
     fault = await asyncio.to_thread(_load, pipeline)
     if fault:  # run_bot refuses to start without an index; it broke since, or build_application was used alone
         log.warning("starting without a usable index (answers resume once one is built): %s", fault)
-    feedback = await asyncio.to_thread(_feedback_store, settings.feedback_db)
+    feedback = await asyncio.to_thread(_feedback_store, settings.feedback_db, settings.index_dir)
     app.bot_data[STATE] = BotState(
         settings=settings,
         pipeline=pipeline,

@@ -80,6 +80,16 @@ class FeedbackStore:
         with self._connect():
             pass
 
+    def adopt(self, old: Path) -> bool:
+        """Copy the store kept at `old` (the former default, inside the index folder) when this one does not
+        exist yet; True when copied."""
+        if self.path.exists() or not old.is_file() or old.resolve() == self.path.resolve():
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(old, timeout=10)) as source, closing(sqlite3.connect(self.path)) as target:
+            source.backup(target)  # consistent, WAL included
+        return True
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A connection to the store, creating the folder, the file and the table when missing."""

@@ -7,6 +7,7 @@ Each test breaks something on disk under a running bot and checks that users get
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from botkit import (
     copy_collection,
     make_settings,
     new_user,
+    recorded,
     reply_to,
     seed_index,
     shared_embedder,
@@ -28,6 +30,7 @@ from fake_bot_api import Call, FakeBotApi
 
 from qa_bot.pipeline import Pipeline
 from qa_bot.telegram import texts
+from qa_bot.telegram.feedback import FeedbackStore
 
 
 def start(root: Path, **overrides: object) -> RunningBot:
@@ -81,6 +84,22 @@ def test_an_unwritable_feedback_store_is_told_to_admins_not_users(
         ask(bot.api, user, "Кто министр экономики Удмуртии?")
         wait_recorded(bot, user)
         assert len(admin_alerts(bot, "⚠️ Не удалось записать ответ")) == 1  # told once, not per answer
+    finally:
+        stop(bot)
+
+
+def test_a_feedback_store_left_in_the_index_folder_is_carried_over(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    root = copy_collection(seed_index(tmp_path_factory), tmp_path / "c")
+    old = FeedbackStore(root / "index" / "feedback.sqlite3")  # where FEEDBACK_DB used to default to
+    with sqlite3.connect(old.path) as db:
+        old.check()
+        db.execute("INSERT INTO answers (id, asked_at, user_id, question, answer, citations, refused)"
+                   " VALUES (7, '2025-01-01', 99, 'q', 'a', '[]', 0)")  # fmt: skip
+    bot = start(root, feedback_db=tmp_path / "data" / "feedback.sqlite3")
+    try:
+        assert recorded(bot.settings.feedback_db, 99) == [(7, None, None)]
     finally:
         stop(bot)
 
