@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .prompts import refusal_phrase, refusal_regex
 from .retrieve import Hit
-from .safety import looks_like_instruction
+from .safety import instruction_spans
 from .text import Span, lemmas, sentences
 
 # [1], [1, 2], [1-3], [1][2], 【1】, [^1]
@@ -87,8 +87,14 @@ def coverage(terms: Sequence[str], candidate: set[str], idf: dict[str, float]) -
 
 
 def passage_sentences(hit: Hit) -> list[Span]:
-    """The passage's sentences a user may be shown (never one that addresses a model)."""
-    return [s for s in sentences(hit.chunk.text) if not looks_like_instruction(s.text) and len(s.text) > 3]
+    """The passage's sentences a user may be shown: none that the model is never shown either (a sentence
+    that addresses a model, and what follows it in its paragraph; see safety.instruction_spans)."""
+    text = hit.chunk.text
+    hidden = instruction_spans(text)
+    return [
+        s for s in sentences(text)
+        if len(s.text) > 3 and not any(start < s.end and s.start < end for start, end in hidden)
+    ]  # fmt: skip
 
 
 def best_sentence(hit: Hit, terms: Sequence[str], idf: dict[str, float]) -> tuple[str, float]:

@@ -19,6 +19,12 @@ TEXT_SUFFIXES = (".txt", ".md")
 RICH_SUFFIXES = (".html", ".htm", ".pdf", ".docx")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + RICH_SUFFIXES
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# Limits of what a file may expand to, checked while reading (a small .docx or .pdf can unpack to gigabytes):
+# the text parts of a .docx, and the text extracted from any file, at most as large as a .txt may be
+MAX_EXPANDED_BYTES = MAX_DOCUMENT_BYTES
+MAX_TEXT_CHARS = MAX_DOCUMENT_BYTES
+MAX_PDF_PAGES = 5000
+MAX_DOCX_PARAGRAPHS = 100_000  # ~10 µs each even when empty; 100k are 20 MB of 200-character ones
 
 _DATE_HEADER = re.compile(r"^\s*date\s+(\d{4})-(\d{2})-(\d{2})\b\s*", re.IGNORECASE)
 # "УЛЬЯНОВСК, 7 октября. /ТАСС/." or "МОСКВА, 7 октября 2025 г. — РИА Новости."
@@ -69,9 +75,53 @@ def format_date(date: str | None) -> str:
 _UNKNOWN_ENCODING = "кодировка не распознана: сохраните файл в UTF-8."
 
 
+def _too_big(name: str, unpacked: bool = False) -> DocumentsError:
+    limit = MAX_DOCUMENT_BYTES // 1_000_000
+    what, russian = ("unpacked document", "распакованный документ") if unpacked else ("text", "текст в нём")
+    return DocumentsError(
+        f"{name}: the {what} is too large (the limit is {limit} MB).",
+        russian=f"файл слишком большой: {russian} больше {limit} МБ.",
+    )
+
+
+def _check_text_size(text: str, name: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise _too_big(name)
+    return text
+
+
+def _readable(text: str) -> bool:
+    """Mostly letters, digits, punctuation and spaces of European scripts: text, not bytes read as text."""
+    if not text:
+        return False
+    good = sum(
+        c.isspace() or (c.isprintable() and (ord(c) < 0x250 or 0x400 <= ord(c) < 0x530 or 0x2000 <= ord(c) < 0x2070))
+        for c in text
+    )
+    return good >= 0.95 * len(text) and any(c.isspace() for c in text)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """`data` decoded as UTF-16 (LE or BE) when its zero bytes sit where UTF-16 text puts them, else None."""
+    head = data[:4096]
+    zeros_even, zeros_odd = head[0::2].count(0), head[1::2].count(0)
+    if len(data) % 2 or max(zeros_even, zeros_odd) < 0.1 * len(head) / 2:
+        return None
+    encoding = "utf-16-le" if zeros_odd > zeros_even else "utf-16-be"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return text if _readable(text[:20000]) else None
+
+
 def decode_bytes(data: bytes, name: str) -> tuple[str, str | None]:
-    """UTF-8 (with or without BOM), else cp1251; returns (text, warning or None)."""
+    """UTF-8 (with or without BOM), UTF-16 (with a BOM, or without when it reads as text), else cp1251;
+    returns (text, warning or None)."""
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = _utf16_without_bom(data)
+        if text is not None:
+            return text, f"{name}: UTF-16 without a byte order mark, read as UTF-16."
         raise DocumentsError(f"{name}: looks like a binary file, not text.", russian="это двоичный файл, а не текст.")
     for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
         try:
@@ -105,7 +155,7 @@ def _read_html(data: bytes, name: str) -> str:
         blocks = [line for line in soup.get_text("\n").splitlines() if line.strip()]
     if title and (not blocks or blocks[0] != title):
         blocks.insert(0, title)
-    return "\n\n".join(blocks)
+    return _check_text_size("\n\n".join(blocks), name)
 
 
 def _read_pdf(data: bytes, name: str) -> str:
@@ -116,7 +166,17 @@ def _read_pdf(data: bytes, name: str) -> str:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise DocumentsError(
+                f"{name}: {len(reader.pages)} pages is too many (limit {MAX_PDF_PAGES}).",
+                russian=f"файл слишком большой: больше {MAX_PDF_PAGES} страниц.",
+            )
+        pages, size = [], 0
+        for page in reader.pages:  # stop as soon as the text is over the limit
+            pages.append(page.extract_text() or "")
+            size += len(pages[-1])
+            if size > MAX_TEXT_CHARS:
+                raise _too_big(name)
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise DocumentsError(
             f"{name}: cannot read this PDF ({exc}).", russian="PDF повреждён или зашифрован."
@@ -130,19 +190,53 @@ def _read_pdf(data: bytes, name: str) -> str:
     return text
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
 def _read_docx(data: bytes, name: str) -> str:
+    """The paragraphs of word/document.xml, streamed: the unpacked size and the text are checked against
+    the limits before and while reading, so a small archive that unpacks to gigabytes costs nothing."""
     import io
     import zipfile
 
-    import docx
+    from lxml import etree
+
+    def damaged(exc: Exception) -> DocumentsError:
+        return DocumentsError(f"{name}: cannot read this .docx file ({exc}).", russian="файл .docx повреждён.")
 
     try:
-        document = docx.Document(io.BytesIO(data))
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = [i for i in archive.infolist() if i.filename.endswith(".xml") or i.filename.endswith(".rels")]
+        body = archive.getinfo("word/document.xml")
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentsError(
-            f"{name}: cannot read this .docx file ({exc}).", russian="файл .docx повреждён."
-        ) from exc
-    return "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
+        raise damaged(exc) from exc
+    if sum(i.file_size for i in parts) > MAX_EXPANDED_BYTES:  # sizes from the archive's directory; reads
+        raise _too_big(name, unpacked=True)  # below never go past them
+    paragraphs: list[str] = []
+    size = 0
+    try:
+        with archive.open(body) as xml:
+            for n, (_, element) in enumerate(etree.iterparse(xml, events=("end",), tag=f"{_W}p", huge_tree=True)):
+                if n >= MAX_DOCX_PARAGRAPHS:
+                    raise DocumentsError(
+                        f"{name}: more than {MAX_DOCX_PARAGRAPHS} paragraphs.",
+                        russian=f"файл слишком большой: больше {MAX_DOCX_PARAGRAPHS:,} абзацев.".replace(",", " "),
+                    )
+                text = "".join(
+                    node.text or "" if node.tag == f"{_W}t" else ("\t" if node.tag == f"{_W}tab" else "\n")
+                    for node in element.iter(f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr")
+                )
+                element.clear()
+                while element.getprevious() is not None:  # keep memory flat over millions of paragraphs
+                    del element.getparent()[0]
+                if text.strip():
+                    paragraphs.append(text)
+                    size += len(text)
+                    if size > MAX_TEXT_CHARS:
+                        raise _too_big(name)
+    except (etree.XMLSyntaxError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise damaged(exc) from exc
+    return "\n\n".join(paragraphs)
 
 
 def _read_markdown(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 REMOVED = "[фрагмент скрыт: похож на инструкцию для ИИ]"
 
@@ -50,9 +51,35 @@ _PATTERNS = (
 )
 _INJECTION = re.compile("|".join(_PATTERNS), re.IGNORECASE)
 
+# Letters that look alike in Latin and Cyrillic (Unicode confusables, the pairs in common fonts).
+_LATIN = "AaBCcEeHKkMOoPpTXxYy"
+_CYRILLIC = "АаВСсЕеНКкМОоРрТХхУу"
+_TO_CYRILLIC = str.maketrans(_LATIN, _CYRILLIC)
+_TO_LATIN = str.maketrans(_CYRILLIC, _LATIN)
+# Invisible characters that split a word for a regex but not for a reader
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f"
+                        "\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff]")  # fmt: skip
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _fold_word(m: re.Match[str]) -> str:
+    word = m.group()
+    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in word)
+    latin = sum(c.isascii() for c in word)
+    if not cyrillic or not latin:
+        return word
+    return word.translate(_TO_CYRILLIC if cyrillic >= latin else _TO_LATIN)
+
+
+def fold_confusables(text: str) -> str:
+    """`text` as a reader sees it: compatibility forms unified, invisible characters dropped, and each
+    word mixing Latin and Cyrillic lookalikes («Игнoрируй» with a Latin «o») written in its main script."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    return _WORD.sub(_fold_word, text)
+
 
 def looks_like_instruction(sentence: str) -> bool:
-    return bool(_INJECTION.search(sentence))
+    return bool(_INJECTION.search(sentence) or _INJECTION.search(fold_confusables(sentence)))
 
 
 def instruction_spans(text: str) -> list[tuple[int, int]]:

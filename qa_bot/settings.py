@@ -16,6 +16,11 @@ def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "qa_bot"
 
 
+def _default_feedback_db() -> Path:
+    """User data, not a cache: outside INDEX_DIR, which `qa-bot index --rebuild` may replace."""
+    return Path.home() / ".local" / "share" / "qa_bot" / "feedback.sqlite3"
+
+
 class Settings(BaseSettings):
     """Every tunable of the bot. Field names map to upper-case environment variables."""
 
@@ -94,9 +99,18 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(6, ge=1)
     max_concurrent_answers: int = Field(2, ge=1)
     history_turns: int = Field(3, ge=0)
-    feedback_db: Path = Path("index/feedback.sqlite3")
     # Seconds between updates of an answer streamed into a chat (drafts in private chats, edits in groups)
     telegram_stream_interval: float = Field(1.0, ge=0.2, le=10.0)
+
+    # Telegram: surviving faults (feedback store, Bot API hiccups)
+    # 👍/👎 feedback store (SQLite): user data, kept apart from the rebuildable INDEX_DIR; recreated when missing
+    feedback_db: Path = Field(default_factory=_default_feedback_db)
+    # Read timeout (seconds) of the Bot API calls that deliver an answer, and how often they are tried
+    # (network errors, 5xx and 429 are retried; PTB's own default read timeout is 5 s)
+    telegram_send_timeout: float = Field(20.0, gt=0)
+    telegram_send_attempts: int = Field(4, ge=1, le=10)
+    # Start-up: attempts to reach the Bot API (getMe) when it is unreachable or answers 5xx
+    telegram_startup_attempts: int = Field(4, ge=1, le=20)
 
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod

@@ -8,26 +8,28 @@ import re
 import secrets
 import signal
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlparse
 
 from telegram import BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, Defaults
 
-from ..errors import QaBotError, UsageError
+from ..errors import IndexCorruptError, IndexMismatchError, IndexMissingError, QaBotError, UsageError
 from ..pipeline import Pipeline
 from ..settings import Settings
 from . import texts
 from .feedback import FeedbackStore
 from .handlers import register
 from .limits import AnswerSlots, RateLimiter
-from .logs import hide_secret
+from .logs import WEBHOOK_MASK, hide_secret, one_line_telegram_errors
 from .state import STATE, BotState
 
 log = logging.getLogger(__name__)
 
 TOKEN_FORMAT = re.compile(r"\d{3,}:[A-Za-z0-9_-]{30,}")
 PIPELINE = "pipeline"  # bot_data key of a pipeline loaded before start-up (run_bot checks the index early)
+OLD_FEEDBACK_DB = "feedback.sqlite3"  # where the store lived before it moved out of INDEX_DIR
 RETRY_AFTER_ATTEMPTS = 3  # flood control: wait out Telegram's RetryAfter this many times before giving up
 
 
@@ -84,17 +86,35 @@ def build_application(settings: Settings, pipeline: Pipeline | None = None) -> A
     return app
 
 
-def _load(pipeline: Pipeline) -> None:
-    pipeline.index  # noqa: B018 - raises a clear error when the index is missing or mismatched
-    pipeline.warm_up()
+def _load(pipeline: Pipeline) -> str | None:
+    """Load the index and models now; the index fault, if any (the bot then answers once an index exists)."""
+    try:
+        pipeline.index  # noqa: B018
+        pipeline.warm_up()
+    except (IndexMissingError, IndexCorruptError, IndexMismatchError) as exc:
+        return str(exc)
+    return None
+
+
+def _feedback_store(path: Path, index_dir: Path) -> FeedbackStore:
+    store = FeedbackStore(path)
+    try:
+        if store.adopt(index_dir / OLD_FEEDBACK_DB):
+            log.info("feedback store copied from %s to %s (FEEDBACK_DB)", index_dir / OLD_FEEDBACK_DB, path)
+        store.check()
+    except Exception as exc:  # noqa: BLE001 - reported again on every write; answers do not need it
+        log.warning("feedback store %s cannot be opened yet: %r", path, exc)
+    return store
 
 
 async def post_init(app: Application) -> None:
     """Load the index and models once, off the event loop, and register the commands with Telegram."""
     settings: Settings = app.bot_data["settings"]
     pipeline = app.bot_data.pop(PIPELINE, None) or Pipeline(settings)
-    await asyncio.to_thread(_load, pipeline)
-    feedback = await asyncio.to_thread(FeedbackStore, settings.feedback_db)
+    fault = await asyncio.to_thread(_load, pipeline)
+    if fault:  # run_bot refuses to start without an index; it broke since, or build_application was used alone
+        log.warning("starting without a usable index (answers resume once one is built): %s", fault)
+    feedback = await asyncio.to_thread(_feedback_store, settings.feedback_db, settings.index_dir)
     app.bot_data[STATE] = BotState(
         settings=settings,
         pipeline=pipeline,
@@ -103,11 +123,13 @@ async def post_init(app: Application) -> None:
         slots=AnswerSlots(settings.max_concurrent_answers),
     )
     await register_commands(app, settings.admin_user_ids)
-    documents = len(pipeline.index.documents)
+    if fault:
+        log.info("bot @%s ready, waiting for a usable index", app.bot.username)
+        return
     log.info(
         "bot @%s ready: %d documents, answers by %s",
         app.bot.username,
-        documents,
+        len(pipeline.index.documents),
         pipeline.answerer.backend_label,
     )
 
@@ -151,16 +173,25 @@ def serve(
     port: int = 8443,
     stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM),
 ) -> None:
-    """Run `app` until stopped; Telegram refusing the token or being unreachable becomes a QaBotError."""
+    """Run `app` until stopped; Telegram refusing the token or being unreachable becomes a QaBotError.
+
+    Transient failures of the first calls (getMe, deleteWebhook/setWebhook) are retried
+    TELEGRAM_STARTUP_ATTEMPTS times in all; PTB's tracebacks of Bot API failures are logged as one line.
+    """
     allowed = [Update.MESSAGE, Update.CALLBACK_QUERY]
+    settings: Settings = app.bot_data["settings"]
+    retries = settings.telegram_startup_attempts - 1
+    one_line_telegram_errors()
     try:
         if webhook:
+            secret = secrets.token_urlsafe(32)
+            hide_secret(secret, WEBHOOK_MASK)  # PTB logs the setWebhook parameters at DEBUG
             app.run_webhook(
                 listen=listen, port=port, url_path=urlparse(webhook).path.lstrip("/"), webhook_url=webhook,
-                secret_token=secrets.token_urlsafe(32), allowed_updates=allowed, stop_signals=stop_signals,
+                secret_token=secret, allowed_updates=allowed, stop_signals=stop_signals, bootstrap_retries=retries,
             )  # fmt: skip
         else:
-            app.run_polling(allowed_updates=allowed, stop_signals=stop_signals)
+            app.run_polling(allowed_updates=allowed, stop_signals=stop_signals, bootstrap_retries=retries)
     except InvalidToken as exc:
         raise QaBotError(
             "Telegram rejected TELEGRAM_BOT_TOKEN.", "Check it with @BotFather (/token) and update .env."

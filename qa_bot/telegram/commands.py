@@ -11,6 +11,8 @@ from telegram.ext import ContextTypes
 
 from ..errors import QaBotError
 from . import texts
+from .alerts import resolved
+from .answering import INDEX_FAULTS, index_unavailable
 from .formatting import documents_html, esc, split_html
 from .state import chat_history, get_state
 
@@ -34,7 +36,11 @@ def _documents_block(context: ContextTypes.DEFAULT_TYPE, limit: int | None) -> s
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Greeting: what the bot knows (documents and dates) and how to ask."""
-    blocks = [esc(texts.GREETING), _documents_block(context, START_LIST_LIMIT), texts.HOW_TO_ASK]
+    try:
+        documents = _documents_block(context, START_LIST_LIMIT)
+    except INDEX_FAULTS:
+        documents = esc(texts.INDEX_UNAVAILABLE)
+    blocks = [esc(texts.GREETING), documents, texts.HOW_TO_ASK]
     await _reply_html(update, "\n\n".join(blocks))
 
 
@@ -45,11 +51,18 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _reply_html(update, _documents_block(context, None))
+    try:
+        block = _documents_block(context, None)
+    except INDEX_FAULTS as exc:
+        assert update.effective_message is not None
+        await index_unavailable(update.effective_message, context, exc)
+        return
+    await _reply_html(update, block)
 
 
 async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    chat_history(context, get_state(context).settings.history_turns).clear()
+    user_id = update.effective_user.id if update.effective_user else None
+    chat_history(context, get_state(context).settings.history_turns, user_id).clear()
     await _reply_html(update, esc(texts.NEW_CONVERSATION))
 
 
@@ -92,5 +105,6 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.warning("reindex failed: %s", exc)
             await _reply_html(update, esc(texts.REINDEX_FAILED.format(reason=str(exc))))
             return
+    resolved(context, "index")
     done = texts.REINDEX_DONE.format(documents=report.documents, chunks=report.chunks, seconds=report.seconds)
     await _reply_html(update, esc(done))

@@ -8,7 +8,7 @@ import logging
 
 from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -22,9 +22,11 @@ from telegram.ext import (
 
 from . import commands, texts, uploads
 from .answering import answer_question, feedback_keyboard
+from .feedback import Rated
 from .state import get_state
 
 log = logging.getLogger(__name__)
+RECORD_WAIT = 10.0  # seconds a 👍/👎 pressed at once waits for its answer to be recorded
 
 
 def replied_to_bot(message: Message, bot: Bot) -> bool:
@@ -38,11 +40,11 @@ def addressed_text(message: Message, bot: Bot) -> str | None:
     if message.chat.type == ChatType.PRIVATE:
         return text
     mention = f"@{bot.username}".lower() if bot.username else None
+    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    entities = message.parse_entities(kinds) if message.text else message.parse_caption_entities(kinds)
     mentions = [
         value
-        for entity, value in message.parse_entities(
-            [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
-        ).items()
+        for entity, value in entities.items()
         if (entity.type == MessageEntity.MENTION and value.lower() == mention)
         or (
             entity.type == MessageEntity.TEXT_MENTION and entity.user is not None and entity.user.id == bot.id
@@ -114,19 +116,37 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     assert query is not None and query.data is not None
     _, answer_id, value = query.data.split(":")
     rating = int(value)
-    stored = await asyncio.to_thread(
-        get_state(context).feedback.rate, int(answer_id), rating, query.from_user.id
-    )
-    await query.answer(texts.FEEDBACK_THANKS[rating] if stored else texts.FEEDBACK_GONE)
-    if stored:
-        with contextlib.suppress(BadRequest):  # "message is not modified" on a repeated press
-            await query.edit_message_reply_markup(feedback_keyboard(int(answer_id), rating))
+    recording = get_state(context).recording.get(int(answer_id))
+    if recording is not None:  # pressed the moment the answer arrived: its record is being written
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(recording.wait(), RECORD_WAIT)
+    try:
+        rated = await asyncio.to_thread(
+            get_state(context).feedback.rate, int(answer_id), rating, query.from_user.id
+        )
+    except Exception as exc:  # noqa: BLE001 - sqlite3 / OS errors: the store is broken, the press is not
+        log.warning("feedback store: cannot rate answer %s: %r", answer_id, exc)
+        rated = Rated.UNKNOWN
+    if rated is not Rated.STORED:
+        log.info("rating of answer %.30s by user %s refused: %s", answer_id, query.from_user.id, rated.value)
+        await query.answer(texts.FEEDBACK_NOT_YOURS if rated is Rated.NOT_ASKER else texts.FEEDBACK_GONE)
+        return
+    await query.answer(texts.FEEDBACK_THANKS[rating])
+    with contextlib.suppress(BadRequest):  # "message is not modified" on a repeated press
+        await query.edit_message_reply_markup(feedback_keyboard(int(answer_id), rating))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure with the update id and tell the user politely."""
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update %s failed: %r", update_id, context.error, exc_info=context.error)
+    error = context.error
+    if update is None and isinstance(error, TelegramError):  # PTB's polling loop: it retries by itself
+        log.warning("polling for updates failed, retrying: %s: %s", type(error).__name__, error)
+        return
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):  # retried already; not a bug
+        log.error("update %s failed: %s: %s", update_id, type(error).__name__, error)
+    else:
+        log.error("update %s failed: %r", update_id, error, exc_info=error)
     if not isinstance(update, Update):
         return
     with contextlib.suppress(TelegramError):

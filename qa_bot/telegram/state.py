@@ -26,6 +26,10 @@ class BotState:
     slots: AnswerSlots
     #: one index update (upload, /reindex) at a time
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: when admins were last told about each kind of fault (monotonic seconds)
+    alerted: dict[str, float] = field(default_factory=dict)
+    #: answers sent but not yet in the feedback store (a 👍 pressed at once waits for its record)
+    recording: dict[int, asyncio.Event] = field(default_factory=dict)
 
     @property
     def streams(self) -> bool:
@@ -44,16 +48,22 @@ def get_state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
     return context.application.bot_data[STATE]
 
 
-def chat_history(context: ContextTypes.DEFAULT_TYPE, turns: int) -> deque[str]:
-    """The chat's recent questions, oldest first (per chat, in memory)."""
+def _user_data(context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> dict[str, Any]:
+    """What the bot keeps for one user within one chat (in a group, each member has their own)."""
     data: dict[str, Any] = context.chat_data if context.chat_data is not None else {}
+    return data.setdefault("users", {}).setdefault(user_id, {})
+
+
+def chat_history(context: ContextTypes.DEFAULT_TYPE, turns: int, user_id: int | None) -> deque[str]:
+    """The user's recent questions in this chat, oldest first (in memory): a group's members do not
+    continue each other's conversations."""
+    data = _user_data(context, user_id)
     history = data.get("history")
     if history is None or history.maxlen != turns:
         history = data["history"] = deque(history or (), maxlen=turns)
     return history
 
 
-def chat_lock(context: ContextTypes.DEFAULT_TYPE) -> asyncio.Lock:
-    """Questions of one chat are answered in order, so each sees the history before it."""
-    data: dict[str, Any] = context.chat_data if context.chat_data is not None else {}
-    return data.setdefault("lock", asyncio.Lock())
+def chat_lock(context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> asyncio.Lock:
+    """A user's questions in a chat are answered in order, so each sees the history before it."""
+    return _user_data(context, user_id).setdefault("lock", asyncio.Lock())

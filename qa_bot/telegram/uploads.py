@@ -1,4 +1,9 @@
-"""Admins add documents by sending files: parse first, then save into DOCS_DIR and index incrementally."""
+"""Admins add documents by sending files: parse first, then save into DOCS_DIR and index incrementally.
+
+An upload never replaces another document: it is stored under a file name no document in DOCS_DIR
+has (compared case-insensitively, whatever the type), and the reply says which. To replace a
+document, delete its file from DOCS_DIR and send the new version (or put it there and /reindex).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,19 @@ from .state import get_state
 
 log = logging.getLogger(__name__)
 MAX_STEM = 80
+MAX_NAME_SHOWN = 60  # a file name quoted in a reply is cut to this many characters
+
+
+def shown_name(file_name: str) -> str:
+    """A file name short enough to quote in a reply (Telegram refuses messages over 4096 characters)."""
+    if len(file_name) <= MAX_NAME_SHOWN:
+        return file_name
+    suffix = Path(file_name).suffix[:10]
+    return file_name[: MAX_NAME_SHOWN - len(suffix) - 1] + "…" + suffix
+
+
+def shown_reason(reason: str, limit: int = 500) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
 def safe_stem(file_name: str) -> str:
@@ -32,16 +50,13 @@ def safe_stem(file_name: str) -> str:
 
 
 def target_path(docs_dir: Path, file_name: str) -> Path:
-    """Where an upload goes; the stem is the doc_id, so it must not clash with a file of another type."""
+    """A new file in `docs_dir` for an upload: its stem (the doc_id) is used by no other file there,
+    whatever the type or letter case, so the upload never replaces another document."""
     suffix = Path(file_name).suffix.lower()
     stem = safe_stem(file_name)
-    taken = (
-        {p.stem: p for p in docs_dir.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES}
-        if docs_dir.is_dir()
-        else {}
-    )
+    taken = {p.stem.casefold() for p in docs_dir.iterdir()} if docs_dir.is_dir() else set()
     candidate, n = stem, 2
-    while candidate in taken and taken[candidate].name != f"{candidate}{suffix}":
+    while candidate.casefold() in taken:
         candidate, n = f"{stem}_{n}", n + 1
     return docs_dir / f"{candidate}{suffix}"
 
@@ -111,13 +126,13 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         size, limit = document.file_size // 1_000_000, MAX_DOCUMENT_BYTES // 1_000_000
         await message.reply_text(texts.UPLOAD_TOO_BIG.format(size=size, limit=limit))
         return
-    await message.reply_text(texts.UPLOAD_RECEIVED.format(name=name))
+    await message.reply_text(texts.UPLOAD_RECEIVED.format(name=shown_name(name)))
     data = bytes(await (await document.get_file()).download_as_bytearray())
     try:
         await asyncio.to_thread(check_document, data, name)
     except DocumentsError as exc:
-        reason = exc.russian or str(exc).removeprefix(f"{name}: ")
-        await message.reply_text(texts.UPLOAD_UNREADABLE.format(name=name, reason=reason))
+        reason = shown_reason(exc.russian or str(exc).removeprefix(f"{name}: "))
+        await message.reply_text(texts.UPLOAD_UNREADABLE.format(name=shown_name(name), reason=reason))
         return
     async with state.index_lock:
         await _add(update, context, data, name)
@@ -133,7 +148,8 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, data: bytes, 
         report = await asyncio.to_thread(state.pipeline.update)
     except QaBotError as exc:
         installed.undo()
-        await message.reply_text(texts.UPLOAD_FAILED.format(name=name, reason=str(exc)))
+        reason = shown_reason(str(exc))
+        await message.reply_text(texts.UPLOAD_FAILED.format(name=shown_name(name), reason=reason))
         return
     except BaseException:
         installed.undo()
@@ -143,20 +159,14 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, data: bytes, 
         installed.undo()
         if installed.previous is not None:
             await asyncio.to_thread(state.pipeline.update)
-        reason = "; ".join(report.warnings) or "документ не попал в индекс."
-        await message.reply_text(texts.UPLOAD_FAILED.format(name=name, reason=reason))
+        reason = shown_reason("; ".join(report.warnings) or "документ не попал в индекс.")
+        await message.reply_text(texts.UPLOAD_FAILED.format(name=shown_name(name), reason=reason))
         return
-    action = "обновлён" if installed.previous is not None else "добавлен"
-    log.info(
-        "document %s %s by user %s", installed.path.name, action, message.from_user and message.from_user.id
+    log.info("document %s added by user %s", installed.path.name, message.from_user and message.from_user.id)
+    stored = installed.path.name
+    done = texts.UPLOAD_DONE.format(
+        title=esc(info.title[:300]), date=esc(info.date_display), chunks=info.chunks, file=esc(stored)
     )
-    await message.reply_text(
-        texts.UPLOAD_DONE.format(
-            action=action,
-            title=esc(info.title),
-            date=esc(info.date_display),
-            chunks=info.chunks,
-            file=esc(installed.path.name),
-        ),
-        parse_mode=ParseMode.HTML,
-    )
+    if safe_stem(name) != installed.path.stem:
+        done += "\n" + texts.UPLOAD_RENAMED.format(name=esc(shown_name(name)))
+    await message.reply_text(done, parse_mode=ParseMode.HTML)

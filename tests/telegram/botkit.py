@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 from fake_bot_api import Call, FakeBotApi
 
+from qa_bot.embed import Embedder, load_embedder
 from qa_bot.pipeline import Pipeline
 from qa_bot.settings import Settings
 from qa_bot.telegram.app import build_application, serve
@@ -34,6 +37,15 @@ BUS_DOC_TITLE = "Микроэлектроника, поставки пассаж
 
 _users = itertools.count(1000)
 _seed_index: Path | None = None
+_embedder: Embedder | None = None
+
+
+def shared_embedder() -> Embedder:
+    """The real embedding model (navec), loaded once per test session for every bot (2-3 s a load)."""
+    global _embedder
+    if _embedder is None:
+        _embedder = load_embedder(make_settings(Path("unused"), "http://unused/bot"))
+    return _embedder
 
 
 def new_user() -> int:
@@ -66,7 +78,7 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if _seed_index is None:
         root = tmp_path_factory.mktemp("seed")
         shutil.copytree(SEEDS, root / "docs")
-        Pipeline(make_settings(root, "http://unused/bot")).update()
+        Pipeline(make_settings(root, "http://unused/bot"), embedder=shared_embedder()).update()
         _seed_index = root
     return _seed_index
 
@@ -86,7 +98,7 @@ class RunningBot:
         self.api = api
         self.settings = settings
         self.serve_options = serve_options  # e.g. webhook=URL, listen=..., port=...
-        self.app = build_application(settings)
+        self.app = build_application(settings, Pipeline(settings, embedder=shared_embedder()))
         self.error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="bot", daemon=True)
@@ -144,3 +156,26 @@ def ask(
 def reply_to(api: FakeBotApi, chat_id: int, before: int, timeout: float = 10.0) -> str:
     """The text of the next plain sendMessage to `chat_id` after the first `before` ones."""
     return api.wait_calls("sendMessage", chat_id, before + 1, timeout)[before].text
+
+
+def recorded(db: Path, user_id: int) -> list[tuple]:
+    """Rows of the feedback store for answers to `user_id` (id, rating, rated_by)."""
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(
+                "SELECT id, rating, rated_by FROM answers WHERE user_id = ?", (user_id,)
+            ).fetchall()
+    except sqlite3.OperationalError:  # being created right now
+        return []
+
+
+def wait_recorded(bot: RunningBot, user_id: int, count: int = 1, timeout: float = 10.0) -> list[tuple]:
+    """Wait until the bot has recorded `count` answers to the user: it records only after sending,
+    so from then on no error message can follow for those questions."""
+    deadline = time.monotonic() + timeout
+    while len(rows := recorded(bot.settings.feedback_db, user_id)) < count:
+        assert time.monotonic() < deadline, f"no feedback row for user {user_id} after {timeout} s"
+        time.sleep(0.02)
+    return rows

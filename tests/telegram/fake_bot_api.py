@@ -3,6 +3,10 @@
 It serves injected updates to getUpdates (long polling), answers the methods the bot calls with
 Telegram's JSON shapes, checks HTML parse mode and the 4096-character limit as Telegram does, serves
 file downloads, and records every call with its parameters.
+
+Faults are injected per method and per call count with `fail()`: an error answer (500, 502, 429 with
+retry_after, any ApiError), a dropped connection (`DROP`), or a slow answer (`hang(seconds)`: the call
+is carried out, but only after the delay, as Telegram does when it is slow).
 """
 
 from __future__ import annotations
@@ -40,6 +44,52 @@ class ApiError(Exception):
     def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+
+
+SERVER_ERROR = ApiError(500, "Internal Server Error")
+BAD_GATEWAY = ApiError(502, "Bad Gateway")
+
+
+def too_many(retry_after: int = 1) -> ApiError:
+    return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Instead of a normal answer: drop the connection, or answer after `delay` seconds (with `error` if set)."""
+
+    drop: bool = False
+    delay: float = 0.0
+    error: ApiError | None = None
+
+
+DROP = Fault(drop=True)
+
+
+def hang(seconds: float) -> Fault:
+    """Carry the call out, but answer only after `seconds` (longer than the client's read timeout)."""
+    return Fault(delay=seconds)
+
+
+class Dropped(Exception):
+    """The server closes the connection without an answer."""
+
+
+@dataclass
+class _Failure:
+    when: Callable[[dict], bool]
+    fault: Fault
+    skip: int  # matching calls to let through first
+    times: int  # matching calls to fail after that
+
+    def take(self, params: dict) -> bool:
+        if self.times <= 0 or not self.when(params):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        self.times -= 1
+        return True
 
 
 @dataclass
@@ -99,7 +149,8 @@ class FakeBotApi:
         self.calls: list[Call] = []
         self.messages: dict[tuple[int, int], dict] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
-        self.failures: dict[str, list[tuple[Callable[[dict], bool], ApiError]]] = {}
+        self.failures: dict[str, list[_Failure]] = {}
+        self.faults_injected = 0  # calls answered with a fault
         self._updates: list[dict] = []
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
@@ -169,11 +220,16 @@ class FakeBotApi:
             extra["entities"] = entities
         return self.send(user_id, chat_id, text=text, **extra)
 
-    def send_document(self, user_id: int, file_name: str, data: bytes, mime_type: str = "text/plain") -> dict:
+    def send_document(
+        self, user_id: int, file_name: str | None, data: bytes, mime_type: str = "text/plain"
+    ) -> dict:
+        """A file in the user's private chat (`file_name` None: a file without a name, as some clients send)."""
         file_id = f"file{next(self._ids)}"
-        self.files[file_id] = (f"documents/{file_id}{Path(file_name).suffix}", data)  # as Telegram names them
-        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name,
-                    "mime_type": mime_type, "file_size": len(data)}  # fmt: skip
+        self.files[file_id] = (f"documents/{file_id}{Path(file_name or '').suffix}", data)  # as Telegram names them
+        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "mime_type": mime_type,
+                    "file_size": len(data)}  # fmt: skip
+        if file_name is not None:
+            document["file_name"] = file_name
         return self.send(user_id, document=document)
 
     def press(self, user_id: int, bot_message: Call, data: str) -> int:
@@ -183,10 +239,32 @@ class FakeBotApi:
                  "message": sent}  # fmt: skip
         return self.push({"callback_query": query})
 
-    def fail(self, method: str, error: ApiError, when: Callable[[dict], bool] = lambda p: True) -> None:
-        """Answer the next call of `method` whose parameters match `when` with `error`."""
+    def fail(
+        self,
+        method: str,
+        error: ApiError | Fault,
+        when: Callable[[dict], bool] = lambda p: True,
+        *,
+        times: int = 1,
+        skip: int = 0,
+    ) -> None:
+        """Answer `times` calls of `method` whose parameters match `when` with `error`, after `skip` such calls."""
+        fault = error if isinstance(error, Fault) else Fault(error=error)
         with self._cond:
-            self.failures.setdefault(method, []).append((when, error))
+            self.failures.setdefault(method, []).append(_Failure(when, fault, skip, times))
+
+    def send_caption(self, user_id: int, chat_id: int, file_name: str, data: bytes, caption: str) -> dict:
+        """A document with a caption (mentions in it become caption_entities), sent to a group."""
+        file_id = f"file{next(self._ids)}"
+        self.files[file_id] = (f"documents/{file_id}{Path(file_name).suffix}", data)
+        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name,
+                    "mime_type": "text/plain", "file_size": len(data)}  # fmt: skip
+        extra: dict[str, Any] = {"document": document, "caption": caption}
+        mention = f"@{self.bot['username']}"
+        if mention in caption:
+            offset = utf16_len(caption[: caption.index(mention)])
+            extra["caption_entities"] = [{"type": "mention", "offset": offset, "length": utf16_len(mention)}]
+        return self.send(user_id, chat_id, **extra)
 
     # -- reading what the bot did --------------------------------------------------------------
 
@@ -233,17 +311,23 @@ class FakeBotApi:
     # -- serving the API ------------------------------------------------------------------------
 
     def handle(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "getUpdates":
+        with self._cond:
+            fault = next((f.fault for f in self.failures.get(method, []) if f.take(params)), None)
+            if fault is not None:
+                self.faults_injected += 1
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)  # outside the lock: other calls go on meanwhile
+        if method == "getUpdates" and fault is None:
             return self._get_updates(params)
         with self._cond:
             call = Call(method, params)
             self.calls.append(call)
             try:
-                for i, (when, error) in enumerate(self.failures.get(method, [])):
-                    if when(params):
-                        del self.failures[method][i]
-                        call.error = error.description
-                        raise error
+                if fault is not None and fault.drop:
+                    call.error = "dropped"
+                    raise Dropped
+                if fault is not None and fault.error is not None:
+                    raise fault.error
                 return self._answer(method, params)
             except ApiError as exc:
                 call.error = exc.description
@@ -377,6 +461,9 @@ def _handler(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
             )
             try:
                 result = api.handle(m.group(2), params)
+            except Dropped:
+                self.close_connection = True  # no answer at all: the client sees the connection closed
+                return
             except ApiError as exc:
                 payload: dict[str, Any] = {
                     "ok": False,

@@ -20,6 +20,7 @@ from botkit import (
     reply_to,
     running_bot,
     seed_index,
+    wait_recorded,
 )
 from fake_bot_api import ApiError
 
@@ -96,6 +97,15 @@ def test_two_users_asking_at_once_are_both_answered(bot: RunningBot, user: int) 
     assert "Слугина" in second.text and "120 автобусов" not in second.text
 
 
+def test_in_a_group_each_member_has_their_own_history(bot: RunningBot, user: int) -> None:
+    follow_up = "А продукцией какого завода она интересуется?"
+    alone = ask(bot.api, user + 900, follow_up).text  # nobody asked anything before it
+    other, group = user + 901, GROUP - 7
+    assert "Слугина" in ask(bot.api, user, "@qa_test_bot Кто министр экономики Удмуртии?", chat_id=group).text
+    assert ask(bot.api, other, f"@qa_test_bot {follow_up}", chat_id=group).text == alone
+    assert "Могилев" in ask(bot.api, user, f"@qa_test_bot {follow_up}", chat_id=group).text
+
+
 def test_follow_up_uses_the_chat_history_and_new_forgets_it(bot: RunningBot, user: int) -> None:
     assert "Слугина" in ask(bot.api, user, "Кто министр экономики Удмуртии?").text
     follow_up = ask(bot.api, user, "А продукцией какого завода она интересуется?").text
@@ -160,8 +170,9 @@ def test_rate_limit_says_when_to_try_again(bot: RunningBot, user: int) -> None:
     refusal = bot.api.wait_for(lambda: [t for t in bot.api.texts_to(user) if t.startswith("Слишком")])[0]
     seconds = int(refusal.split("через ")[1].split()[0])
     assert 50 <= seconds <= 60
-    time.sleep(0.3)
-    assert len(bot.api.answers(user)) == limit
+    # every answer is recorded right after it is sent: once `limit` are recorded, all handlers are done
+    assert len(wait_recorded(bot, user, limit)) == limit
+    assert len(bot.api.answers(user)) == limit and len(bot.api.texts_to(user)) == limit + 1
 
 
 def test_group_answers_only_when_mentioned_or_replied_to(bot: RunningBot, user: int) -> None:
@@ -175,9 +186,11 @@ def test_group_answers_only_when_mentioned_or_replied_to(bot: RunningBot, user: 
     )
     assert "Слугина" in replied.text
     assert replied.params["reply_parameters"]["message_id"] > 0  # answers quote the question in groups
+    # the sticker is not addressed to the bot: no reply. Its handler returns without awaiting anything,
+    # so it is done before the question sent after it is answered.
     bot.api.send(user, chat_id=GROUP, sticker=STICKER)
-    time.sleep(0.3)
-    assert len(bot.api.calls_of("sendMessage", GROUP)) == 2  # the sticker was not addressed: no reply
+    ask(bot.api, user, f"@qa_test_bot {BUS_QUESTION}", chat_id=GROUP)
+    assert len(bot.api.calls_of("sendMessage", GROUP)) == 3
 
 
 def test_feedback_button_is_stored_and_listed_for_admins(bot: RunningBot, user: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -21,7 +22,7 @@ from botkit import (
     seed_index,
 )
 from click.testing import CliRunner
-from fake_bot_api import FakeBotApi
+from fake_bot_api import DROP, SERVER_ERROR, ApiError, FakeBotApi, Fault
 
 from qa_bot.cli import cli
 from qa_bot.errors import QaBotError
@@ -80,6 +81,69 @@ def test_token_rejected_by_telegram_is_a_clear_error_without_the_token(
     assert caplog.records and TOKEN not in caplog.text
 
 
+def _no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize(
+    ("fault", "times", "attempts"),
+    [(SERVER_ERROR, 1, 2), (DROP, 1, 2), (SERVER_ERROR, 2, 2)],
+    ids=["500-once", "dropped-once", "500-every-time"],
+)
+def test_a_failing_get_me_at_start_up_is_retried_then_reported_in_one_line(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    fault: ApiError | Fault,
+    times: int,
+    attempts: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = FakeBotApi(TOKEN).start()
+    api.fail("getMe", fault, times=times)
+    root = copy_collection(seed_index(tmp_path_factory), tmp_path / "c")
+    settings = make_settings(root, api.base_url, telegram_startup_attempts=attempts)
+    try:
+        if times < attempts:  # a transient failure: the bot starts and answers
+            bot = RunningBot(api, settings).start()
+            try:
+                assert "120" in ask(api, new_user(), BUS_QUESTION).text
+            finally:
+                bot.stop()
+        else:
+            asyncio.set_event_loop(asyncio.new_event_loop())  # serve() closes the loop it ran
+            with pytest.raises(QaBotError, match="Cannot reach the Telegram Bot API"):
+                serve(build_application(settings), stop_signals=None)
+    finally:
+        api.stop()
+    assert len(api.calls_of("getMe")) == min(times + 1, attempts)
+    _no_traceback(caplog)
+
+
+def test_a_refused_connection_or_a_401_at_start_up_is_one_clear_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/bot"
+    app = build_application(make_settings(tmp_path, closed, telegram_startup_attempts=1))
+    asyncio.set_event_loop(asyncio.new_event_loop())  # serve() closes the loop it ran
+    with pytest.raises(QaBotError, match="Cannot reach the Telegram Bot API") as refused:
+        serve(app, stop_signals=None)
+    assert "<token>" in str(refused.value) and TOKEN not in str(refused.value)
+    api = FakeBotApi("999:" + "Z" * 35).start()  # knows another token: 401
+    try:
+        app = build_application(make_settings(tmp_path, api.base_url))
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        with pytest.raises(QaBotError, match="Telegram rejected TELEGRAM_BOT_TOKEN"):
+            serve(app, stop_signals=None)
+    finally:
+        api.stop()
+    _no_traceback(caplog)
+
+
 def test_the_token_never_appears_in_the_logs(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -108,8 +172,9 @@ def wait_listening(port: int, timeout: float = 15.0) -> None:
 
 
 def test_webhook_mode_answers_updates_posted_with_the_secret(
-    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # -vv: PTB logs every call with its parameters
     user = new_user()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -134,3 +199,5 @@ def test_webhook_mode_answers_updates_posted_with_the_secret(
     finally:
         bot.stop()
         api.stop()
+    assert "setWebhook" in caplog.text and "<WEBHOOK_SECRET>" in caplog.text
+    assert hook["secret_token"] not in caplog.text

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from botkit import BUS_QUESTION, GROUP, RunningBot, ask, copy_collection, running_bot, seed_index
+from fake_bot_api import DROP, SERVER_ERROR, ApiError, Fault
 from llm.ollama_double import MODEL, LoopbackOllama
 
 from qa_bot.telegram import texts
@@ -30,6 +31,7 @@ def llm_bot(tmp_path_factory: pytest.TempPathFactory, ollama: LoopbackOllama) ->
         "ollama_model": MODEL,
         "llm_timeout": 10,
         "max_concurrent_answers": 1,
+        "telegram_send_attempts": 2,
     }
     with running_bot(root, **overrides) as running:
         yield running
@@ -71,6 +73,30 @@ def test_group_streams_by_editing_one_message_then_replaces_it(llm_bot: RunningB
     # previews at most once per interval (the final edit follows whenever the answer is ready)
     gaps = [b.at - a.at for a, b in itertools.pairwise(updates[:-1])]
     assert all(gap >= llm_bot.settings.telegram_stream_interval * 0.9 for gap in gaps)
+
+
+@pytest.mark.parametrize(
+    ("fault", "times"),
+    [(SERVER_ERROR, 1), (DROP, 1), (SERVER_ERROR, 10), (ApiError(400, "Bad Request: message to edit not found"), 1)],
+    ids=["500-once", "dropped-once", "500-for-good", "preview-deleted-by-someone"],
+)
+def test_a_failed_final_edit_in_a_group_never_leaves_the_raw_preview(
+    llm_bot: RunningBot, user: int, fault: ApiError | Fault, times: int
+) -> None:
+    group = GROUP - user  # a group of its own: the counts below are this test's
+    final_edit = lambda p: int(p["chat_id"]) == group and "reply_markup" in p
+    llm_bot.api.fail("editMessageText", fault, when=final_edit, times=times)
+    final = ask(llm_bot.api, user, f"@qa_test_bot {BUS_QUESTION}", chat_id=group, timeout=30)
+    _assert_cited_fallback(final.text)
+    assert len(llm_bot.api.answers(group)) == 1  # exactly one answer
+    assert texts.ERROR not in llm_bot.api.texts_to(group)
+    preview = llm_bot.api.calls_of("sendMessage", group)[0]
+    assert preview.text.startswith("Беларусь поставит")
+    if final.method == "sendMessage":  # the preview could not become the answer: it is deleted
+        deleted = llm_bot.api.wait_for(lambda: llm_bot.api.calls_of("deleteMessage", group))
+        assert [d.params["message_id"] for d in deleted] == [str(preview.params["_message_id"])]
+    else:  # a transient failure: the edit was retried
+        assert times == 1 and final.params["message_id"] == str(preview.params["_message_id"])
 
 
 def test_answers_beyond_the_concurrency_limit_wait_in_a_queue(llm_bot: RunningBot, user: int) -> None:

@@ -15,7 +15,7 @@ from qa_bot.telegram import texts
 from qa_bot.telegram.answering import rejection
 from qa_bot.telegram.formatting import answer_html, split_html, utf16_len
 from qa_bot.telegram.limits import AnswerSlots, RateLimiter
-from qa_bot.telegram.uploads import safe_stem, target_path
+from qa_bot.telegram.uploads import MAX_NAME_SHOWN, safe_stem, shown_name, target_path
 
 REJECTION_IDS = [
     "empty",
@@ -152,4 +152,16 @@ def test_uploaded_file_names_are_made_safe_and_never_clash(tmp_path: Path) -> No
     assert safe_stem("....pdf") == "document"
     (tmp_path / "report.md").write_text("x")
     assert target_path(tmp_path, "report.txt") == tmp_path / "report_2.txt"
-    assert target_path(tmp_path, "report.md") == tmp_path / "report.md"  # the same file: an update
+    # an upload never replaces a document, not even one of the same name (issue 12)
+    assert target_path(tmp_path, "report.md") == tmp_path / "report_2.md"
+    assert target_path(tmp_path, "REPORT.txt") == tmp_path / "REPORT_2.txt"  # case-insensitive file systems
+    (tmp_path / "Отчёт_1.txt").write_text("x")
+    assert target_path(tmp_path, "Отчёт [1].txt") == tmp_path / "Отчёт_1_2.txt"
+    (tmp_path / "document.txt").write_text("x")
+    assert target_path(tmp_path, "..txt") == tmp_path / "document_2.txt"
+
+
+def test_long_file_names_are_shortened_in_replies() -> None:
+    shown = shown_name("о" * 5000 + ".docx")
+    assert len(shown) == MAX_NAME_SHOWN and shown.endswith("….docx")
+    assert shown_name("Отчёт.txt") == "Отчёт.txt"

@@ -45,7 +45,7 @@ def _snapshot(bot: RunningBot) -> tuple[list[str], str, list[str]]:
     return files, current, sorted(bot.state.pipeline.index.documents)
 
 
-def _upload(bot: RunningBot, name: str, data: bytes, user_id: int = ADMIN) -> str:
+def _upload(bot: RunningBot, name: str | None, data: bytes, user_id: int = ADMIN) -> str:
     """Send a file and wait for the bot's verdict (the reply after "Получил …")."""
     before = len(bot.api.calls_of("sendMessage", user_id))
     bot.api.send_document(user_id, name, data)
@@ -114,3 +114,77 @@ def test_reindex_is_for_admins_and_rebuilds(upload_bot: RunningBot, user: int) -
     done = upload_bot.api.wait_calls("sendMessage", ADMIN, before + 2, timeout=30)[before + 1].text
     documents = len(upload_bot.state.pipeline.index.documents)
     assert done.startswith(f"Готово: документов {documents}, фрагментов")
+
+
+# -- issue 12: uploads never overwrite another document; resource limits --------------------------
+
+
+def test_uploads_whose_names_look_alike_never_overwrite_each_other(upload_bot: RunningBot) -> None:
+    docs = upload_bot.settings.docs_dir
+    first = PENGUINS.replace("35 пингвинов", "36 пингвинов").encode()
+    second = PENGUINS.replace("35 пингвинов", "37 пингвинов").encode()
+    assert "<code>Отчёт_1.txt</code>" in _upload(upload_bot, "Отчёт (1).txt", first)
+    verdict = _upload(upload_bot, "Отчёт [1].txt", second)
+    assert verdict.startswith("Документ добавлен") and "<code>Отчёт_1_2.txt</code>" in verdict
+    assert "уже занято" in verdict
+    assert (docs / "Отчёт_1.txt").read_bytes() == first and (docs / "Отчёт_1_2.txt").read_bytes() == second
+    assert {"Отчёт_1", "Отчёт_1_2"} <= set(upload_bot.state.pipeline.index.documents)
+
+
+def test_a_nameless_upload_does_not_replace_an_earlier_one(upload_bot: RunningBot) -> None:
+    docs = upload_bot.settings.docs_dir
+    assert "<code>document.txt</code>" in _upload(upload_bot, None, PENGUINS.encode())
+    kept = {p.name: p.read_bytes() for p in docs.iterdir()}
+    verdict = _upload(upload_bot, "..txt", PENGUINS.replace("35", "40").encode())
+    assert verdict.startswith("Документ добавлен"), verdict
+    assert all((docs / name).read_bytes() == data for name, data in kept.items())
+    assert len(list(docs.iterdir())) == len(kept) + 1
+
+
+def test_a_very_long_file_name_is_shortened_in_the_replies(upload_bot: RunningBot) -> None:
+    name = "о" * 5000 + ".txt"
+    before = len(upload_bot.api.calls_of("sendMessage", ADMIN))
+    verdict = _upload(upload_bot, name, PENGUINS.encode())
+    assert verdict.startswith("Документ добавлен"), verdict
+    replies = upload_bot.api.calls_of("sendMessage", ADMIN)[before:]
+    assert all(c.error is None and len(c.text) < 1000 for c in replies), [c.error for c in replies]
+    assert texts.ERROR not in [c.text for c in replies]
+
+
+def _docx_with_body(body_xml: bytes) -> bytes:
+    """A valid .docx (made by python-docx) whose word/document.xml is replaced by `body_xml`."""
+    import zipfile
+
+    source, out = io.BytesIO(docx_bytes()), io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = body_xml if item.filename == "word/document.xml" else zin.read(item)
+            zout.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+W = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        W + b"<w:p/>" * 9_000_000 + b"</w:body></w:document>",  # 54 MB of empty paragraphs
+        W + b"<w:p/>" * 100_001 + b"</w:body></w:document>",  # small, but too many paragraphs to read
+        W + b"<w:p><w:r><w:t>" + "текст ".encode() * 2_300_000 + b"</w:t></w:r></w:p></w:body></w:document>",
+    ],
+    ids=["54MB-of-empty-paragraphs", "100k-empty-paragraphs", "one-25MB-run"],
+)
+def test_a_docx_that_unpacks_too_large_is_refused_as_too_big(upload_bot: RunningBot, body: bytes) -> None:
+    data = _docx_with_body(body)
+    assert len(data) < 1_000_000  # small on the wire
+    before = _snapshot(upload_bot)
+    verdict = _upload(upload_bot, "huge.docx", data)
+    assert "Причина: файл слишком большой" in verdict, verdict
+    assert _snapshot(upload_bot) == before
+
+
+def test_utf16_without_a_byte_order_mark_is_read(upload_bot: RunningBot) -> None:
+    data = PENGUINS.replace("пингвинарий", "океанариум").encode("utf-16-le")
+    verdict = _upload(upload_bot, "utf16.txt", data)
+    assert verdict.startswith("Документ добавлен: <b>В Ижевске откроется океанариум</b>"), verdict
