@@ -155,8 +155,6 @@ class Answerer:
         history = [h for h in history if h and h.strip()][-turns:] if turns else []
         k = k or self.settings.top_k
         russian = is_russian(text)
-        if not russian and self.backend is None and (mode or self.retriever.mode) == "hybrid":
-            mode = "dense"  # words of another language match no Russian lemma; the encoder may be multilingual
 
         when = self._dates(text, since, until) if russian or since or until else DateQuery(stripped=text)
         asked = when.stripped.strip() if when.spans and when.stripped.strip() else text

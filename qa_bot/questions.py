@@ -113,3 +113,25 @@ def _name_grammemes(sentence: str) -> set[str]:
         for parse in _morph().parse(m.group())[:2]:
             out |= {g for g in ("Name", "Surn", "Patr", "Geox", "Orgn") if g in parse.tag}
     return out
+
+
+@lru_cache(maxsize=1)
+def _translit() -> list[tuple[str, str]]:
+    data = json.loads(files("qa_bot").joinpath("data", "translit.json").read_text(encoding="utf-8"))
+    return [(a, b) for a, b in data["map"]]
+
+
+def cyrillic_reading(word: str) -> str:
+    """A romanised Russian word read back in Cyrillic («izhevsk» → «ижевск»); other letters are kept."""
+    out, i, word = [], 0, word.lower()
+    table = _translit()
+    while i < len(word):
+        for latin, cyr in table:
+            if word.startswith(latin, i):
+                out.append(cyr)
+                i += len(latin)
+                break
+        else:
+            out.append(word[i])
+            i += 1
+    return "".join(out)

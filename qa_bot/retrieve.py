@@ -12,10 +12,12 @@ from functools import cached_property
 
 from .embed import Embedder
 from .index import DocumentInfo, Index, StoredChunk
+from .questions import cyrillic_reading
 from .settings import RetrievalMode
 from .text import STOP_WORDS, is_dictionary_word, lemma, words
 
 CANDIDATES = 50
+_LATIN_NAME = re.compile(r"\b[A-Z][a-z]{3,}")  # a capitalised Latin word: maybe a romanised Russian name
 _NAME = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яёA-ZА-ЯЁ]{2,}\b")
 
 
@@ -76,8 +78,31 @@ class Retriever:
         return lemma(close[0]) if close else term
 
     def query_terms(self, question: str) -> list[str]:
-        """Content lemmas of the question as the index knows them."""
-        return [self.term(w) for w in words(question) if w not in STOP_WORDS and lemma(w) not in STOP_WORDS]
+        """Content lemmas of the question as the index knows them; a romanised Russian name in a question
+        in another language («Izhevsk») counts when the index knows its Cyrillic reading."""
+        out = []
+        names = {m.group().lower() for m in _LATIN_NAME.finditer(question)}
+        for w in words(question):
+            if w in STOP_WORDS or lemma(w) in STOP_WORDS:
+                continue
+            if w.isascii() and w.isalpha():
+                read = self._romanised(w) if w in names else None
+                if read:
+                    out.append(read)
+                continue
+            out.append(self.term(w))
+        return out
+
+    def _romanised(self, word: str) -> str | None:
+        if len(word) < 4:
+            return None
+        reading = cyrillic_reading(word)
+        term = self.term(reading)
+        if self.index.knows(term):
+            return term
+        bucket = self._vocab_by_letter.get(reading[0], [])
+        close = difflib.get_close_matches(reading, bucket, n=1, cutoff=0.8)
+        return close[0] if close else None
 
     def unknown_names(self, question: str) -> list[str]:
         """Proper names in the question (capitalised, not starting a sentence) that no indexed document mentions."""

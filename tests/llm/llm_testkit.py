@@ -82,8 +82,8 @@ def make_answerer(root: Path, embedder: Embedder, backend: LLMBackend | None, **
 
 
 def clean_env(**values: str) -> dict[str, str]:
-    """The process environment without any qa-bot setting, plus `values`."""
-    fields = {name.upper() for name in Settings.model_fields}
+    """The process environment without any qa-bot setting but the tests' embedding model, plus `values`."""
+    fields = {name.upper() for name in Settings.model_fields} - {"EMBEDDING_MODEL"}
     env = {k: v for k, v in os.environ.items() if k.upper() not in fields}
     env.update(values)
     return env

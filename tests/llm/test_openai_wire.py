@@ -271,7 +271,7 @@ def test_cli_ask_with_backend_openai_reads_the_env_and_hides_the_key(seed_root: 
     check_contract(data)
     assert data["backend"] == LABEL and data["citations"][0]["doc_id"] == UDMURTIA
     assert bad.returncode == 0, bad.stderr
-    assert "— ответ: extractive; Языковая модель недоступна" in bad.stdout and "OPENAI_API_KEY" in bad.stdout
+    assert "— ответ: extractive; Языковая модель недоступна" in bad.stdout and "OPENAI_API_KEY" in bad.stderr
     assert "rejected the API key" in bad.stderr  # -vv logged the failure...
     for out in (done.stdout, done.stderr, bad.stdout, bad.stderr):
         assert KEY not in out and WRONG_KEY not in out  # ...but never the key
