@@ -163,8 +163,10 @@ class Answerer:
         if meta is not None or (doc_ids is not None and is_overview(asked)) or not doc_ids and when.has_filter:
             return self._about_documents(text, asked, meta, when, doc_ids, k, mode, notices, started, on_delta)
 
+        loaded_before = self.retriever.embedder_loaded
         query, context, hits = self._retrieve(asked, history, k, mode, doc_ids, when.recency)
         retrieved = time.perf_counter()
+        load_ms = 0.0 if loaded_before or not self.retriever.embedder_loaded else self.retriever.embedder.load_ms
         result = Answer(
             question=text, answer=REFUSAL, refused=True, citations=[], passages=hits,
             backend=self.backend_label, search_query=query if query != text else None,
@@ -188,10 +190,12 @@ class Answerer:
             on_delta(result.answer)  # nothing was streamed: deliver the whole answer as one piece
         done = time.perf_counter()
         result.timings_ms = {
-            "retrieve": (retrieved - started) * 1000,
+            "retrieve": (retrieved - started) * 1000 - load_ms,  # the model's first load is reported apart
             "generate": (done - retrieved) * 1000,
             "total": (done - started) * 1000,
         }
+        if load_ms:
+            result.timings_ms["load_model"] = load_ms
         result.notice = " ".join(notices) or None
         result.detail = " ".join(details) or None
         return result

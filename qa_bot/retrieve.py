@@ -58,6 +58,10 @@ class Retriever:
             self._embedder = self._embedder()
         return self._embedder
 
+    @property
+    def embedder_loaded(self) -> bool:
+        return isinstance(self._embedder, Embedder)
+
     @cached_property
     def _vocab_by_letter(self) -> dict[str, list[str]]:
         buckets: dict[str, list[str]] = defaultdict(list)
