@@ -1,4 +1,4 @@
-"""The `qa-bot` command line: index, ask, chat, sources, eval, bot."""
+"""The `qa-bot` command line: index, remove, ask, chat, sources, eval, bot."""
 
 from __future__ import annotations
 
@@ -68,12 +68,19 @@ def _pipeline(settings: Settings, backend: str | None = None):
 
 
 @cli.command()
-@click.option("--docs", "docs", multiple=True, type=click.Path(path_type=Path), help="Documents folder (repeatable).")
+@click.option("--docs", "docs", multiple=True, type=click.Path(path_type=Path),
+              help="A folder or file to ADD to the collection's sources (repeatable); remembered for later runs.")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything (needed after changing the model or chunking).")
+@click.option("--prune", is_flag=True, help="Drop indexed documents whose files are gone (asks first).")
+@click.option("--yes", "-y", "yes", is_flag=True, help="With --prune: do not ask for confirmation.")
 @click.pass_obj
 @friendly
-def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool) -> None:
-    """Index the documents: only new or changed ones are embedded, deleted ones are removed."""
+def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool, prune: bool, yes: bool) -> None:
+    """Index the collection: every remembered source plus --docs; only new or changed documents are embedded.
+
+    Documents are never dropped silently: those whose files are gone are kept until --prune, a
+    vanished source folder is reported; `qa-bot remove` drops documents or sources.
+    """
     from tqdm import tqdm
 
     bar: tqdm | None = None
@@ -85,9 +92,15 @@ def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool) -> None:
         bar.n = done
         bar.refresh()
 
+    def confirm_prune(doc_ids: list[str]) -> bool:
+        shown = ", ".join(doc_ids[:10]) + ("…" if len(doc_ids) > 10 else "")
+        click.echo(f"{len(doc_ids)} indexed document(s) have no file any more and will be removed: {shown}", err=True)
+        return yes or _confirm("Remove them from the index?")
+
     pipeline = _pipeline(settings)
     try:
-        report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=progress)
+        report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=progress,
+                                 prune=confirm_prune if prune else False)  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
@@ -99,6 +112,40 @@ def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool) -> None:
         f"(added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}; "
         f"embedded {report.embedded_chunks} chunks) in {report.seconds:.1f} s."
     )
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; without an answer on stdin (a script, a pipe at its end) refuse clearly."""
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        raise UsageError("Nothing was removed: no confirmation on stdin.", "Add --yes to remove without asking.") from None
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True, metavar="DOC_ID_OR_PATH...")
+@click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@friendly
+def remove(settings: Settings, targets: tuple[str, ...], yes: bool) -> None:
+    """Drop documents (by doc id or file path) or whole sources (a folder or file given to --docs)."""
+    from .index import plan_removal, remove_documents
+
+    plan = plan_removal(settings, targets)
+    if plan.unknown:
+        raise UsageError(
+            f"Not in the index: {', '.join(plan.unknown)}. Nothing was removed.",
+            "See the indexed documents with: qa-bot sources",
+        )
+    what = f"{len(plan.doc_ids)} document(s), {plan.chunks} chunks"
+    if plan.sources:
+        what += f", and the source(s) {', '.join(plan.sources)}"
+    click.echo(f"Will remove {what}: {', '.join(plan.doc_ids[:10])}{'…' if len(plan.doc_ids) > 10 else ''}", err=True)
+    if not yes and not _confirm("Remove them from the index?"):
+        click.echo("Nothing was removed.")
+        return
+    report = remove_documents(settings, plan)
+    click.echo(f"Removed {len(report.removed)} document(s) from {settings.index_dir}; {report.documents} remain.")
 
 
 def format_answer(answer: Answer) -> str:

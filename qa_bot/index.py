@@ -24,8 +24,16 @@ import numpy as np
 
 from .chunk import Chunk, chunk_document
 from .embed import Embedder
-from .errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
-from .ingest import Document, format_date, ingest
+from .collection import Scan, belongs_to, check_new_source, rebuilt_text, resolve_source, scan, stamp
+from .errors import (
+    DocumentsError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    QaBotError,
+)
+from .ingest import SUPPORTED_SUFFIXES, Document, format_date
 from .lexical import LexicalIndex
 from .settings import Settings
 from .store import FaissStore
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 RUN_INDEX = "Run: qa-bot index"
+KEEP_RETIRED = 1  # retired generations always kept besides the current one
+RETIRED_GRACE_SECONDS = 600.0  # older retired generations are deleted once retired this long
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,14 @@ def check_manifest(manifest: dict, settings: Settings, where: Path | None) -> No
             f"The index in {where} was built with other settings ({what}).",
             "Rebuild it with: qa-bot index --rebuild (or restore the old settings in .env).",
         )
+
+
+def read_pointer(index_dir: Path) -> str | None:
+    """The generation name CURRENT holds, or None when there is none (a cheap check for readers)."""
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def current_folder(index_dir: Path) -> Path:
@@ -236,7 +254,22 @@ class Index:
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
-        """The current generation in `index_dir`; clear errors when it is missing or damaged."""
+        """The current generation in `index_dir`; clear errors when it is missing or damaged.
+
+        A writer may switch CURRENT (and retire the generation just read) while this runs: the load
+        is then retried once on the new generation.
+        """
+        name = read_pointer(index_dir)
+        try:
+            return cls._load(index_dir)
+        except IndexCorruptError:
+            if name is None or read_pointer(index_dir) == name:
+                raise
+            log.info("index generation %s was replaced while loading; loading the new one", name)
+            return cls._load(index_dir)
+
+    @classmethod
+    def _load(cls, index_dir: Path) -> Index:
         folder, manifest = read_manifest(index_dir)
         try:
             documents = {
@@ -266,6 +299,7 @@ class Index:
     def save(self, index_dir: Path) -> Path:
         """Write this index as a new generation and make it current (atomic switch)."""
         index_dir.mkdir(parents=True, exist_ok=True)
+        previous = read_pointer(index_dir)
         name = f"gen-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         tmp = index_dir / f".{name}.tmp"
         tmp.mkdir()
@@ -290,6 +324,8 @@ class Index:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self.folder = index_dir / name
+        if previous is not None and previous != name and (index_dir / previous).is_dir():
+            os.utime(index_dir / previous)  # its mtime now says when it stopped being current
         _remove_old_generations(index_dir, keep=name)
         return self.folder
 
@@ -314,9 +350,24 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def _remove_old_generations(index_dir: Path, keep: str) -> None:
-    for path in index_dir.iterdir():
-        if path.is_dir() and path.name != keep and (path.name.startswith("gen-") or path.name.endswith(".tmp")):
+    """Delete retired generations no reader can still need: the newest retired one is always kept (a
+    reader may have read CURRENT just before the switch), older ones once retired for RETIRED_GRACE_SECONDS.
+    Left-overs of an interrupted writer go at once (the caller holds the writer lock)."""
+    now = time.time()
+    retired = sorted(
+        (p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("gen-") and p.name != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for path in retired[KEEP_RETIRED:]:
+        if now - path.stat().st_mtime > RETIRED_GRACE_SECONDS:
             shutil.rmtree(path, ignore_errors=True)
+    for path in index_dir.iterdir():
+        if path.name.endswith(".tmp") and path.name.startswith("."):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -343,115 +394,297 @@ def build_chunks(doc: Document, settings: Settings, first_id: int) -> list[Store
     ]
 
 
+PruneConfirm = Callable[[list[str]], bool]
+
+
 def update_index(
     settings: Settings,
     embedder: Embedder | Callable[[], Embedder],
     folders: Sequence[Path] | None = None,
     *,
     rebuild: bool = False,
+    prune: bool | PruneConfirm = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Index | None, IndexReport]:
-    """Bring the index in INDEX_DIR up to date with the documents: embed only new or changed ones.
+    """Bring the index in INDEX_DIR up to date with its sources: embed only new or changed documents.
 
-    Files whose path, size and modification time match the manifest are not even read, and an
-    unchanged corpus loads neither the index nor the model (`embedder` may be a factory): the
-    returned Index is then None. `progress(done, total)` is called as chunks are embedded.
+    `folders` (folders or single files) are ADDED to the sources the manifest remembers; every
+    remembered source is re-scanned (DOCS_DIR when the collection is new). Documents whose file is
+    gone, or whose source folder has disappeared, are kept and reported; `prune` drops the former
+    (a callable is asked first with their doc_ids). Files whose path, size and modification time
+    match the manifest are not even read, and an unchanged corpus loads neither the index nor the
+    model (`embedder` may be a factory): the returned Index is then None. `progress(done, total)`
+    is called as chunks are embedded.
     """
     started = time.perf_counter()
-    folders = list(folders or [settings.docs_dir])
     index_dir = settings.index_dir
+    for path in folders or ():
+        check_new_source(Path(path))
     with writer_lock(index_dir):
         report = IndexReport()
-        folder, manifest = _previous_manifest(settings, rebuild, report)
-        known: dict[str, dict] = manifest.get("files", {}) if manifest else {}
-        stamps: dict[str, dict] = {}
-
-        def unchanged(path: Path) -> bool:
-            st = path.stat()
-            stamps[path.stem] = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-            return known.get(path.stem) == stamps[path.stem]
-
-        ingested = ingest(folders, unchanged)
-        report.warnings += ingested.warnings
-        docs = {d.doc_id: d for d in ingested.documents}
+        folder, manifest, usable = _previous_manifest(settings, rebuild, report)
+        given = [resolve_source(Path(f)) for f in folders or ()]
+        sources = list(manifest.get("sources") or _legacy_sources(manifest)) if manifest else []
+        if not sources and not given:
+            given = [resolve_source(settings.docs_dir)]
+        sources += [g for g in given if g not in sources]
+        excluded = {
+            p: s for p, s in (manifest or {}).get("excluded", {}).items()
+            if not any(belongs_to(p, g) for g in given)
+        }  # fmt: skip
+        files: dict[str, dict] = (manifest or {}).get("files", {})
+        found = scan(sources, files if usable else {}, excluded)
+        report.warnings += found.warnings
+        docs = {d.doc_id: d for d in found.documents}
         old_hashes: dict[str, str] = dict(manifest["documents"]) if manifest else {}
-        current = set(docs) | set(ingested.unchanged)
-        report.added = sorted(d for d in docs if d not in old_hashes)
-        report.changed = sorted(d for d in docs if d in old_hashes and old_hashes[d] != docs[d].sha256)
+        kept, gone = _unseen(old_hashes, files, found, report)
+        if gone and prune and (prune is True or prune(gone)):
+            dropped = {str(files.get(d, {}).get("path", "")) for d in gone}
+            sources = [s for s in sources if s not in dropped]  # single-file sources whose file is gone
+        else:
+            kept += gone
+            if gone:
+                report.warnings.append(
+                    f"{len(gone)} indexed document(s) have no file any more ({', '.join(gone[:5])}"
+                    f"{'…' if len(gone) > 5 else ''}); they are kept. To drop them: qa-bot index --prune"
+                )
+        if not usable and kept:  # their vectors cannot be reused: re-embed them from their stored passages
+            docs |= _documents_from_index(index_dir, kept, report)
+            kept = [d for d in kept if d in docs]
+        current = set(docs) | set(found.unchanged) | set(kept)
+        if not current and not old_hashes:
+            raise DocumentsError(
+                f"No readable documents in {', '.join(sources)}.",
+                f"Add .txt or .md files (UTF-8 or cp1251); supported types: {', '.join(SUPPORTED_SUFFIXES)}.",
+            )
+        report.added = sorted(d for d in docs if d not in old_hashes or not usable)
+        report.changed = sorted(d for d in docs if usable and d in old_hashes and old_hashes[d] != docs[d].sha256)
         report.removed = sorted(d for d in old_hashes if d not in current)
         report.documents = len(current)
-        stamps = {d: stamps[d] for d in sorted(current)}
+        stamps = {d: found.stamps.get(d) or files[d] for d in sorted(current) if d in found.stamps or d in files}
+        state = {"files": stamps, "sources": sources, "excluded": excluded}
         to_embed = [docs[d] for d in report.added + report.changed]
-        if manifest is not None and folder is not None and not (to_embed or report.removed):
-            if manifest.get("files") != stamps:  # touched but identical files: remember their new times
-                _write_json_atomic(folder / "manifest.json", manifest | {"files": stamps})
+        if usable and manifest is not None and folder is not None and not (to_embed or report.removed):
+            if any(manifest.get(k) != v for k, v in state.items()):  # touched files, a new source: remember
+                _write_json_atomic(folder / "manifest.json", manifest | state)
             report.chunks = int(manifest.get("chunks", 0))
             report.seconds = time.perf_counter() - started
             return None, report
 
         model = embedder if isinstance(embedder, Embedder) else embedder()
-        index = Index.load(index_dir) if manifest is not None else Index.empty(settings, model.dimension)
-        next_id = int(index.manifest["next_id"])
-        new_chunks: list[StoredChunk] = []
-        for doc in to_embed:
-            made = build_chunks(doc, settings, next_id)
-            next_id += len(made)
-            new_chunks += made
-        total = len(new_chunks)
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
-
-        if progress and total:
-            progress(0, total)  # the bar starts when embedding does: its rate is chunks per second
-        titles = {d.doc_id: d.title for d in to_embed}
-        vectors = model.embed_passages([index_text(titles[c.doc_id], c.text) for c in new_chunks], tick)
-        gone = set(report.removed) | set(report.changed)
-        kept = [c for c in index.chunks if c.doc_id not in gone]
-        index.store.remove(np.array([c.vector_id for c in index.chunks if c.doc_id in gone], dtype=np.int64))
-        index.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
-        chunks = kept + new_chunks
-        store = index.store.fitted(settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64))
-        counts: dict[str, int] = {}
-        for c in chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-        infos = {d: index.documents[d] for d in current if d not in docs}
-        infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, 0) for d in docs.values()}
-        documents = {d: replace(infos[d], chunks=counts.get(d, 0)) for d in sorted(infos)}
-        manifest = settings_fingerprint(settings, model.dimension) | {
-            "next_id": next_id,
-            "documents": {d: documents[d].sha256 for d in documents},
-            "files": stamps,
-            "faiss_kind": store.kind,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "chunks": len(chunks),
-        }
-        result = Index(None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks]))
-        result.save(index_dir)
-        report.chunks = len(chunks)
-        report.embedded_chunks = total
-        report.written = True
+        index = Index.load(index_dir) if usable else Index.empty(settings, model.dimension)
+        result = _commit(settings, index, model, to_embed, set(report.removed) | set(report.changed), state, report,
+                         progress)  # fmt: skip
         report.seconds = time.perf_counter() - started
         return result, report
 
 
-def _previous_manifest(settings: Settings, rebuild: bool, report: IndexReport) -> tuple[Path | None, dict | None]:
-    """The current manifest if it can be built upon; a damaged one is reported and rebuilt from scratch."""
-    if rebuild:
-        return None, None
+def _unseen(
+    old_hashes: dict[str, str], files: dict[str, dict], found: Scan, report: IndexReport
+) -> tuple[list[str], list[str]]:
+    """Indexed documents the scan did not see: (kept, gone). A document of a vanished source folder or
+    with an unreadable file is kept; one whose file no longer exists is gone."""
+    seen = {d.doc_id for d in found.documents} | set(found.unchanged)
+    kept: list[str] = []
+    gone: list[str] = []
+    for doc_id in sorted(d for d in old_hashes if d not in seen):
+        path = str(files.get(doc_id, {}).get("path", ""))
+        if path and path in found.missing_sources:  # a single-file source whose file is gone
+            gone.append(doc_id)
+        elif path and any(belongs_to(path, s) for s in found.missing_sources):
+            kept.append(doc_id)
+        elif doc_id in found.unreadable or (path and Path(path).exists()):
+            kept.append(doc_id)
+        else:
+            gone.append(doc_id)
+    gone_paths = {str(files.get(d, {}).get("path", "")) for d in gone}
+    for source in (s for s in found.missing_sources if s not in gone_paths):
+        n = sum(1 for d in kept if belongs_to(str(files.get(d, {}).get("path", "")), source))
+        report.warnings.append(
+            f"source {source} has disappeared; its {n} indexed document(s) are kept. "
+            f"Restore it, or drop it with: qa-bot remove {source}"
+        )
+    return kept, gone
+
+
+def _legacy_sources(manifest: dict) -> list[str]:
+    """Sources of an index written before sources were remembered: the folders its files came from."""
+    folders = {str(Path(str(s["path"])).resolve().parent) for s in manifest.get("files", {}).values()}
+    return sorted(folders)
+
+
+def _documents_from_index(index_dir: Path, doc_ids: list[str], report: IndexReport) -> dict[str, Document]:
+    """Documents put back together from the passages of the current index (for --rebuild when their
+    files are out of reach); those the index cannot give back are reported."""
+    try:
+        old = Index.load(index_dir)
+    except QaBotError:
+        report.warnings.append(f"{len(doc_ids)} document(s) without a readable file could not be kept: "
+                               f"the old index cannot be read ({', '.join(doc_ids[:5])}).")  # fmt: skip
+        return {}
+    wanted = set(doc_ids)
+    pieces: dict[str, list[tuple[int, int, str]]] = {d: [] for d in wanted}
+    for c in old.chunks:
+        if c.doc_id in wanted:
+            pieces[c.doc_id].append((c.start, c.end, c.text))
+    out: dict[str, Document] = {}
+    for doc_id in doc_ids:
+        info = old.documents.get(doc_id)
+        if info is None or not pieces[doc_id]:
+            continue
+        text = rebuilt_text(pieces[doc_id])
+        out[doc_id] = Document(doc_id, info.title, info.date, info.source, text, info.sha256, info.path)
+    return out
+
+
+def _commit(
+    settings: Settings,
+    index: Index,
+    model: Embedder | None,
+    to_embed: list[Document],
+    gone: set[str],
+    state: dict,
+    report: IndexReport,
+    progress: Callable[[int, int], None] | None = None,
+) -> Index:
+    """Write a new generation: `index` without the chunks of `gone`, plus `to_embed` embedded."""
+    next_id = int(index.manifest["next_id"])
+    new_chunks: list[StoredChunk] = []
+    for doc in to_embed:
+        made = build_chunks(doc, settings, next_id)
+        next_id += len(made)
+        new_chunks += made
+    total = len(new_chunks)
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    if progress and total:
+        progress(0, total)  # the bar starts when embedding does: its rate is chunks per second
+    titles = {d.doc_id: d.title for d in to_embed}
+    dimension = model.dimension if model is not None else int(index.manifest["embedding_dimension"])
+    vectors = np.zeros((0, dimension), np.float32)
+    if total:
+        assert model is not None
+        vectors = model.embed_passages([index_text(titles[c.doc_id], c.text) for c in new_chunks], tick)
+    kept = [c for c in index.chunks if c.doc_id not in gone]
+    index.store.remove(np.array([c.vector_id for c in index.chunks if c.doc_id in gone], dtype=np.int64))
+    index.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
+    chunks = kept + new_chunks
+    store = index.store.fitted(settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64))
+    counts: dict[str, int] = {}
+    for c in chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    fresh = {d.doc_id for d in to_embed}
+    infos = {d: i for d, i in index.documents.items() if d not in gone and d not in fresh}
+    infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, 0) for d in to_embed}
+    documents = {d: replace(infos[d], chunks=counts.get(d, 0)) for d in sorted(infos)}
+    manifest = settings_fingerprint(settings, dimension) | {
+        "next_id": next_id,
+        "documents": {d: documents[d].sha256 for d in documents},
+        "faiss_kind": store.kind,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "chunks": len(chunks),
+    } | state
+    manifest["files"] = {d: s for d, s in state["files"].items() if d in documents}
+    result = Index(None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks]))
+    result.save(settings.index_dir)
+    report.chunks = len(chunks)
+    report.embedded_chunks = total
+    report.written = True
+    return result
+
+
+def _previous_manifest(settings: Settings, rebuild: bool, report: IndexReport) -> tuple[Path | None, dict | None, bool]:
+    """(folder, manifest, usable): the current manifest (its sources are kept even for --rebuild) and
+    whether its vectors can be built upon; a damaged index is reported and rebuilt from scratch."""
     try:
         folder, manifest = read_manifest(settings.index_dir)
     except IndexMissingError:
-        return None, None
+        return None, None, False
     except IndexCorruptError as exc:
         report.warnings.append(f"{exc.message} Rebuilding it from the documents.")
-        return None, None
+        return None, _raw_manifest(settings.index_dir), False
+    if rebuild:
+        return folder, manifest, False
     check_manifest(manifest, settings, folder)
     if _sizes(folder) != manifest.get("sizes"):
         report.warnings.append(f"The index in {folder} is damaged or incomplete. Rebuilding it from the documents.")
-        return None, None
-    return folder, manifest
+        return folder, manifest, False
+    return folder, manifest, True
+
+
+def _raw_manifest(index_dir: Path) -> dict | None:
+    """Whatever manifest JSON can still be read (for its sources), or None."""
+    with contextlib.suppress(OSError, ValueError, QaBotError):
+        data = json.loads((current_folder(index_dir) / "manifest.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else None
+    return None
+
+
+@dataclass
+class Removal:
+    """What `qa-bot remove` will drop, worked out before anything is deleted."""
+
+    doc_ids: list[str] = field(default_factory=list)
+    chunks: int = 0
+    sources: list[str] = field(default_factory=list)  # remembered sources that are forgotten
+    unknown: list[str] = field(default_factory=list)  # targets that match nothing
+
+
+def plan_removal(settings: Settings, targets: Sequence[str]) -> Removal:
+    """Resolve doc ids, file paths and source folders to the documents they name (reads only the manifest)."""
+    folder, manifest = read_manifest(settings.index_dir)
+    try:
+        documents = {d["doc_id"]: int(d["chunks"]) for d in json.loads((folder / "documents.json").read_text("utf-8"))}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"The index in {folder} is damaged ({exc}).", "Rebuild it: qa-bot index --rebuild") from exc
+    files: dict[str, dict] = manifest.get("files", {})
+    sources = list(manifest.get("sources") or _legacy_sources(manifest))
+    plan = Removal()
+    chosen: set[str] = set()
+    for target in targets:
+        if target in documents:
+            chosen.add(target)
+            continue
+        path = resolve_source(Path(target))
+        matched = {d for d, s in files.items() if d in documents and belongs_to(str(s.get("path", "")), path)}
+        if path in sources and path not in plan.sources:
+            plan.sources.append(path)
+        if matched or path in sources:
+            chosen |= matched
+        else:
+            plan.unknown.append(target)
+    plan.doc_ids = sorted(chosen)
+    plan.chunks = sum(documents[d] for d in plan.doc_ids)
+    return plan
+
+
+def remove_documents(settings: Settings, plan: Removal) -> IndexReport:
+    """Drop the planned documents and sources: a new generation, nothing re-embedded. A dropped file
+    that still lies in a remembered source stays out until it changes (or is given again with --docs)."""
+    started = time.perf_counter()
+    report = IndexReport()
+    with writer_lock(settings.index_dir):
+        folder, manifest = read_manifest(settings.index_dir)
+        check_manifest(manifest, settings, folder)
+        index = Index.load(settings.index_dir)
+        files: dict[str, dict] = manifest.get("files", {})
+        sources = [s for s in manifest.get("sources") or _legacy_sources(manifest) if s not in plan.sources]
+        excluded = dict(manifest.get("excluded", {}))
+        for doc_id in plan.doc_ids:
+            path = Path(str(files.get(doc_id, {}).get("path", "")))
+            if path.is_file() and any(belongs_to(str(path), s) for s in sources):
+                excluded[str(path)] = stamp(path)
+        excluded = {p: s for p, s in excluded.items() if any(belongs_to(p, src) for src in sources)}
+        gone = set(plan.doc_ids) & set(index.documents)
+        state = {"files": {d: s for d, s in files.items() if d not in gone}, "sources": sources, "excluded": excluded}
+        report.removed = sorted(gone)
+        report.documents = len(index.documents) - len(gone)
+        _commit(settings, index, None, [], gone, state, report)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -102,10 +102,13 @@ class Pipeline:
         folders: Sequence[Path] | None = None,
         *,
         rebuild: bool = False,
+        prune: bool | Callable[[list[str]], bool] = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> IndexReport:
-        """Re-index the documents incrementally and switch to the new index."""
-        index, report = update_index(self.settings, self.embedder, folders, rebuild=rebuild, progress=progress)
+        """Re-index the collection incrementally (`folders` are added to its sources) and switch to it."""
+        index, report = update_index(
+            self.settings, self.embedder, folders, rebuild=rebuild, prune=prune, progress=progress
+        )
         if index is not None or self._index is None:
             self.reload(index)
         return report
