@@ -2,7 +2,8 @@
 
 On disk, `INDEX_DIR/CURRENT` names the generation folder in use. An update writes a complete new
 generation next to it and then replaces CURRENT atomically, so a crash or Ctrl-C mid-index leaves
-the previous index in use.
+the previous index in use. Retired generations stay on disk for a while (a reader may have read
+CURRENT just before the switch), and `Index.load` retries once when CURRENT moved under it.
 """
 
 from __future__ import annotations
