@@ -17,7 +17,8 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from .errors import (
 from .ingest import SUPPORTED_SUFFIXES, Document, format_date
 from .lexical import LexicalIndex
 from .settings import Settings
-from .store import FaissStore
+from .store import FaissStore, VectorStore, make_vector_store
 from .text import lemmas
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def settings_fingerprint(settings: Settings, dimension: int | None = None) -> di
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
         "faiss_index": settings.faiss_index,
+        "store": settings.store,
     }
     if dimension is not None:
         out["embedding_dimension"] = dimension
@@ -107,7 +109,8 @@ def settings_fingerprint(settings: Settings, dimension: int | None = None) -> di
 def check_manifest(manifest: dict, settings: Settings, where: Path | None) -> None:
     """Raise IndexMismatchError when the manifest records other settings than the current ones."""
     expected = settings_fingerprint(settings)
-    diff = {k: (manifest.get(k), v) for k, v in expected.items() if manifest.get(k) != v}
+    have = {"store": "faiss"} | manifest  # indexes written before STORE existed are FAISS ones
+    diff = {k: (have.get(k), v) for k, v in expected.items() if have.get(k) != v}
     if diff:
         what = "; ".join(f"{k}: index has {old!r}, settings say {new!r}" for k, (old, new) in diff.items())
         raise IndexMismatchError(
@@ -158,7 +161,14 @@ def _write_json_atomic(path: Path, data: object) -> None:
 
 
 class Index:
-    """A loaded, read-only generation of the index."""
+    """A loaded, read-only generation of the index.
+
+    This class is the embedded store: vectors in a VectorStore (FAISS), BM25 in a LexicalIndex,
+    chunk metadata in chunks.jsonl. `MilvusIndex` (milvus_store.py) implements the same read
+    interface and `with_changes` over a Milvus collection; retrieval uses only that interface.
+    """
+
+    STORE = "faiss"
 
     def __init__(
         self,
@@ -166,7 +176,7 @@ class Index:
         manifest: dict,
         documents: dict[str, DocumentInfo],
         chunks: list[StoredChunk],
-        store: FaissStore,
+        store: VectorStore,
         lexical: LexicalIndex,
     ) -> None:
         self.folder = folder
@@ -199,46 +209,57 @@ class Index:
         """How many chunks contain each lemma."""
         return self.lexical.document_frequency()
 
-    def _allowed_rows(self, doc_ids: Collection[str] | None) -> set[int] | None:
-        if doc_ids is None:
-            return None
-        wanted = set(doc_ids)
-        return {row for row, c in enumerate(self.chunks) if c.doc_id in wanted}
+    @cached_property
+    def _rows_of_doc(self) -> dict[str, np.ndarray]:
+        rows: dict[str, list[int]] = {}
+        for row, c in enumerate(self.chunks):
+            rows.setdefault(c.doc_id, []).append(row)
+        return {d: np.array(r, dtype=np.int64) for d, r in rows.items()}
+
+    def _allowed_rows(self, doc_ids: Collection[str]) -> np.ndarray:
+        parts = [self._rows_of_doc[d] for d in set(doc_ids) if d in self._rows_of_doc]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def lexical_search(
         self, terms: Sequence[str], k: int, doc_ids: Collection[str] | None = None
     ) -> list[tuple[int, float]]:
         """(row, BM25 score) of the k best chunks with a positive score, best first; only chunks of
         `doc_ids` when given (the filter applies before the top k is cut)."""
-        allowed = self._allowed_rows(doc_ids)
-        if allowed is None:
+        if doc_ids is None:
             scores, rows = self.lexical.search(terms, k)
             return [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
-        if not allowed:
+        allowed = self._allowed_rows(doc_ids)
+        if not len(allowed) or k < 1:
             return []
         scores = self.lexical.scores(terms)
-        ranked = sorted((r for r in allowed if r < len(scores) and scores[r] > 0), key=lambda r: (-scores[r], r))
-        return [(r, float(scores[r])) for r in ranked[:k]]
+        if not len(scores):
+            return []
+        sub = scores[allowed]
+        top = np.argsort(-sub, kind="stable")[:k]
+        return [(int(allowed[i]), float(sub[i])) for i in top if sub[i] > 0]
 
     def dense_search(
         self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
     ) -> list[tuple[int, float]]:
         """(row, cosine) of the k nearest chunks, best first; only chunks of `doc_ids` when given."""
-        allowed = self._allowed_rows(doc_ids)
-        if allowed is not None:
-            if not allowed:
+        ids = None
+        if doc_ids is not None:
+            allowed = self._allowed_rows(doc_ids)
+            if not len(allowed):
                 return []
-            ids = np.array([self.chunks[r].vector_id for r in sorted(allowed)], dtype=np.int64)
-            matrix = self.store.vectors(ids)
-            sims = matrix @ np.asarray(vector, dtype=np.float32).ravel()
-            order = np.argsort(-sims, kind="stable")[:k]
-            return [(self.row_of_vector[int(ids[i])], float(sims[i])) for i in order]
-        scores, ids = self.store.search(vector, k)
+            ids = np.array([self.chunks[r].vector_id for r in allowed], dtype=np.int64)
+        scores, found = self.store.search(vector, k, ids)
         return [
             (self.row_of_vector[int(v)], float(s))
-            for s, v in zip(scores[0], ids[0], strict=True)
+            for s, v in zip(scores[0], found[0], strict=True)
             if v >= 0 and int(v) in self.row_of_vector
         ]
+
+    def chunks_of(self, doc_ids: Collection[str]) -> list[StoredChunk]:
+        """Every stored chunk of these documents."""
+        return [self.chunks[int(r)] for r in self._allowed_rows(doc_ids)]
+
+    # -- generations ---------------------------------------------------------------------------
 
     @property
     def embedding_model(self) -> str:
@@ -250,33 +271,43 @@ class Index:
 
     @classmethod
     def empty(cls, settings: Settings, dimension: int) -> Index:
+        """A new, empty index of the kind STORE names (a Milvus collection is emptied)."""
         manifest = settings_fingerprint(settings, dimension) | {"next_id": 0, "documents": {}}
-        return cls(None, manifest, {}, [], FaissStore(dimension), LexicalIndex.build([]))
+        if settings.store == "milvus":
+            from .milvus_store import MilvusIndex
+
+            return MilvusIndex.empty(settings, manifest)
+        return cls(None, manifest, {}, [], make_vector_store(dimension), LexicalIndex.build([]))
 
     @classmethod
-    def load(cls, index_dir: Path) -> Index:
+    def load(cls, index_dir: Path, settings: Settings | None = None) -> Index:
         """The current generation in `index_dir`; clear errors when it is missing or damaged.
 
         A writer may switch CURRENT (and retire the generation just read) while this runs: the load
-        is then retried once on the new generation.
+        is then retried once on the new generation. `settings` give a server store its address and
+        token (read from the environment when not given).
         """
         name = read_pointer(index_dir)
         try:
-            return cls._load(index_dir)
+            return cls._load(index_dir, settings)
         except IndexCorruptError:
             if name is None or read_pointer(index_dir) == name:
                 raise
             log.info("index generation %s was replaced while loading; loading the new one", name)
-            return cls._load(index_dir)
+            return cls._load(index_dir, settings)
 
     @classmethod
-    def _load(cls, index_dir: Path) -> Index:
+    def _load(cls, index_dir: Path, settings: Settings | None) -> Index:
         folder, manifest = read_manifest(index_dir)
         try:
             documents = {
                 d["doc_id"]: DocumentInfo(**d)
                 for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))
             }
+            if manifest.get("store", "faiss") == "milvus":
+                from .milvus_store import MilvusIndex
+
+                return MilvusIndex.open(folder, manifest, documents, settings or Settings())
             chunks = []
             with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
                 for line in fh:
@@ -297,6 +328,34 @@ class Index:
             )
         return cls(folder, manifest, documents, chunks, store, lexical)
 
+    def with_changes(
+        self,
+        settings: Settings,
+        gone: set[str],
+        new_chunks: list[StoredChunk],
+        vectors: np.ndarray,
+        documents: dict[str, DocumentInfo],
+        manifest: dict,
+    ) -> Index:
+        """This index without the chunks of `gone`, plus `new_chunks`, written as the new generation."""
+        kept = [c for c in self.chunks if c.doc_id not in gone]
+        self.store.remove(np.array([c.vector_id for c in self.chunks if c.doc_id in gone], dtype=np.int64))
+        self.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
+        chunks = kept + new_chunks
+        store = self.store.fitted(settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64))
+        manifest = manifest | {"faiss_kind": store.kind, "chunks": len(chunks)}
+        result = Index(None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks]))
+        result.save(settings.index_dir)
+        return result
+
+    def _write_payload(self, folder: Path) -> None:
+        """Everything but documents.json and the manifest, into a new generation's folder."""
+        with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            for c in self.chunks:
+                fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+        self.store.save(folder)
+        self.lexical.save(folder)
+
     def save(self, index_dir: Path) -> Path:
         """Write this index as a new generation and make it current (atomic switch)."""
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -308,11 +367,7 @@ class Index:
             (tmp / "documents.json").write_text(
                 json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False, indent=1), "utf-8"
             )
-            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-                for c in self.chunks:
-                    fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
-            self.store.save(tmp)
-            self.lexical.save(tmp)
+            self._write_payload(tmp)
             self.manifest["sizes"] = _sizes(tmp)  # lets a later update notice a damaged file without loading it
             _write_json_atomic(tmp / "manifest.json", self.manifest)
             _fsync_tree(tmp)
@@ -450,7 +505,7 @@ def update_index(
                     f"{'…' if len(gone) > 5 else ''}); they are kept. To drop them: qa-bot index --prune"
                 )
         if not usable and kept:  # their vectors cannot be reused: re-embed them from their stored passages
-            docs |= _documents_from_index(index_dir, kept, report)
+            docs |= _documents_from_index(settings, index_dir, kept, report)
             kept = [d for d in kept if d in docs]
         current = set(docs) | set(found.unchanged) | set(kept)
         if not current and not old_hashes:
@@ -473,7 +528,7 @@ def update_index(
             return None, report
 
         model = embedder if isinstance(embedder, Embedder) else embedder()
-        index = Index.load(index_dir) if usable else Index.empty(settings, model.dimension)
+        index = Index.load(index_dir, settings) if usable else Index.empty(settings, model.dimension)
         result = _commit(settings, index, model, to_embed, set(report.removed) | set(report.changed), state, report,
                          progress)  # fmt: skip
         report.seconds = time.perf_counter() - started
@@ -514,20 +569,21 @@ def _legacy_sources(manifest: dict) -> list[str]:
     return sorted(folders)
 
 
-def _documents_from_index(index_dir: Path, doc_ids: list[str], report: IndexReport) -> dict[str, Document]:
+def _documents_from_index(
+    settings: Settings, index_dir: Path, doc_ids: list[str], report: IndexReport
+) -> dict[str, Document]:
     """Documents put back together from the passages of the current index (for --rebuild when their
     files are out of reach); those the index cannot give back are reported."""
     try:
-        old = Index.load(index_dir)
+        old = Index.load(index_dir, settings)
     except QaBotError:
         report.warnings.append(f"{len(doc_ids)} document(s) without a readable file could not be kept: "
                                f"the old index cannot be read ({', '.join(doc_ids[:5])}).")  # fmt: skip
         return {}
     wanted = set(doc_ids)
     pieces: dict[str, list[tuple[int, int, str]]] = {d: [] for d in wanted}
-    for c in old.chunks:
-        if c.doc_id in wanted:
-            pieces[c.doc_id].append((c.start, c.end, c.text))
+    for c in old.chunks_of(wanted):
+        pieces[c.doc_id].append((c.start, c.end, c.text))
     out: dict[str, Document] = {}
     for doc_id in doc_ids:
         info = old.documents.get(doc_id)
@@ -572,29 +628,22 @@ def _commit(
     if total:
         assert model is not None
         vectors = model.embed_passages([index_text(titles[c.doc_id], c.text) for c in new_chunks], tick)
-    kept = [c for c in index.chunks if c.doc_id not in gone]
-    index.store.remove(np.array([c.vector_id for c in index.chunks if c.doc_id in gone], dtype=np.int64))
-    index.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
-    chunks = kept + new_chunks
-    store = index.store.fitted(settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64))
     counts: dict[str, int] = {}
-    for c in chunks:
+    for c in new_chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     fresh = {d.doc_id for d in to_embed}
     infos = {d: i for d, i in index.documents.items() if d not in gone and d not in fresh}
-    infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, 0) for d in to_embed}
-    documents = {d: replace(infos[d], chunks=counts.get(d, 0)) for d in sorted(infos)}
+    infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, counts.get(d.doc_id, 0))
+              for d in to_embed}  # fmt: skip
+    documents = {d: infos[d] for d in sorted(infos)}
     manifest = settings_fingerprint(settings, dimension) | {
         "next_id": next_id,
         "documents": {d: documents[d].sha256 for d in documents},
-        "faiss_kind": store.kind,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "chunks": len(chunks),
     } | state
     manifest["files"] = {d: s for d, s in state["files"].items() if d in documents}
-    result = Index(None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks]))
-    result.save(settings.index_dir)
-    report.chunks = len(chunks)
+    result = index.with_changes(settings, gone, new_chunks, vectors, documents, manifest)
+    report.chunks = result.chunk_count
     report.embedded_chunks = total
     report.written = True
     return result
@@ -673,7 +722,7 @@ def remove_documents(settings: Settings, plan: Removal) -> IndexReport:
     with writer_lock(settings.index_dir):
         folder, manifest = read_manifest(settings.index_dir)
         check_manifest(manifest, settings, folder)
-        index = Index.load(settings.index_dir)
+        index = Index.load(settings.index_dir, settings)
         files: dict[str, dict] = manifest.get("files", {})
         sources = [s for s in manifest.get("sources") or _legacy_sources(manifest) if s not in plan.sources]
         excluded = dict(manifest.get("excluded", {}))
