@@ -77,7 +77,7 @@ class Pipeline:
             if snap is not None and self._still_current(snap):
                 return snap
             self._snap = None
-            index = Index.load(self.settings.index_dir)
+            index = Index.load(self.settings.index_dir, self.settings)
             return self._install(index)
 
     def _still_current(self, snap: Snapshot) -> bool:
@@ -169,4 +169,4 @@ class Pipeline:
         """Use `index` (or the one on disk) from now on; answers already running keep the old one."""
         with self._lock:
             self._snap = None
-            self._install(index if index is not None else Index.load(self.settings.index_dir))
+            self._install(index if index is not None else Index.load(self.settings.index_dir, self.settings))
