@@ -73,6 +73,7 @@ def client_for(settings: Settings, uri: str) -> Any:
             # Milvus Lite's in-process gRPC server logs a stack trace for each call it does not
             # implement (AllocTimestamp, asked by pymilvus for strong consistency): not an error for us
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # its lock error is ours to explain
         try:
             client = MilvusClient(uri, token=token, timeout=5) if _is_server(uri) else MilvusClient(uri)
         except Exception as exc:  # noqa: BLE001 - pymilvus raises MilvusException and plain gRPC/OS errors
@@ -289,6 +290,7 @@ class MilvusIndex(Index):
                 f"which {collection.uri} does not hold (MILVUS_URI changed, or the collection was dropped?).",
                 "Restore the settings, or rebuild it: qa-bot index --rebuild",
             )
+        collection.client.load_collection(collection.name)  # a new process finds it released
         frequencies = json.loads((folder / cls.VOCABULARY).read_text(encoding="utf-8"))
         return cls(folder, manifest, documents, frequencies, collection)
 

@@ -78,3 +78,28 @@ def test_an_unreachable_milvus_server_says_what_to_do(settings_factory, embedder
         update_index(settings, embedder, [LOOKALIKES])
     message = str(caught.value)
     assert "Cannot reach http://127.0.0.1:9" in message and "MILVUS_URI" in message and "s3cret" not in message
+
+
+@pytest.mark.slow
+def test_an_index_built_by_another_process_is_searchable_and_lite_is_one_process(
+    docs: Path, tmp_path: Path, settings_factory, embedder: Embedder
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCS_DIR", "INDEX_DIR", "STORE", "MILVUS_URI")}
+    env |= {"STORE": "milvus", "DOCS_DIR": str(docs), "INDEX_DIR": str(tmp_path / "index"), "LLM_BACKEND": "extractive"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "qa_bot.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    built = cli("index")
+    assert built.returncode == 0, built.stderr
+    settings = settings_factory(store="milvus")
+    index = Index.load(settings.index_dir, settings)  # this process finds the collection released: loads it
+    hits = Retriever(index, embedder).search("Сколько автобусов МАЗ получит Удмуртия?", 3)
+    assert hits and hits[0].chunk.doc_id == UDMURTIA
+    busy = cli("ask", "Сколько автобусов МАЗ получит Удмуртия?")  # this process holds the Lite file now
+    assert busy.returncode == 1 and "one process at a time" in busy.stderr and "Traceback" not in busy.stderr
