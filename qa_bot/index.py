@@ -17,7 +17,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
@@ -480,9 +480,12 @@ def update_index(
         report = IndexReport()
         folder, manifest, usable = _previous_manifest(settings, rebuild, report)
         given = [resolve_source(Path(f)) for f in folders or ()]
-        sources = list(manifest.get("sources") or _legacy_sources(manifest)) if manifest else []
-        if not sources and not given:
-            given = [resolve_source(settings.docs_dir)]
+        sources = remembered_sources(manifest, index_dir) if manifest else []
+        dropped = [s for s in remembered_sources(manifest, index_dir, "dropped") if s not in given] if manifest else []
+        docs_dir = resolve_source(settings.docs_dir)
+        if not folders and docs_dir not in sources and docs_dir not in dropped:
+            if not sources or Path(docs_dir).is_dir():  # where the bot's uploads land: always a source
+                given = [docs_dir]
         sources += [g for g in given if g not in sources]
         excluded = {
             p: s for p, s in (manifest or {}).get("excluded", {}).items()
@@ -495,8 +498,8 @@ def update_index(
         old_hashes: dict[str, str] = dict(manifest["documents"]) if manifest else {}
         kept, gone = _unseen(old_hashes, files, found, report)
         if gone and prune and (prune is True or prune(gone)):
-            dropped = {str(files.get(d, {}).get("path", "")) for d in gone}
-            sources = [s for s in sources if s not in dropped]  # single-file sources whose file is gone
+            vanished = {str(files.get(d, {}).get("path", "")) for d in gone}
+            sources = [s for s in sources if s not in vanished]  # single-file sources whose file is gone
         else:
             kept += gone
             if gone:
@@ -508,7 +511,7 @@ def update_index(
             docs |= _documents_from_index(settings, index_dir, kept, report)
             kept = [d for d in kept if d in docs]
         current = set(docs) | set(found.unchanged) | set(kept)
-        if not current and not old_hashes:
+        if not current and manifest is None:
             raise DocumentsError(
                 f"No readable documents in {', '.join(sources)}.",
                 f"Add .txt or .md files (UTF-8 or cp1251); supported types: {', '.join(SUPPORTED_SUFFIXES)}.",
@@ -518,7 +521,8 @@ def update_index(
         report.removed = sorted(d for d in old_hashes if d not in current)
         report.documents = len(current)
         stamps = {d: found.stamps.get(d) or files[d] for d in sorted(current) if d in found.stamps or d in files}
-        state = {"files": stamps, "sources": sources, "excluded": excluded}
+        state = {"files": stamps, "sources": stored_sources(sources, index_dir), "excluded": excluded,
+                 "dropped": stored_sources(dropped, index_dir)}  # fmt: skip
         to_embed = [docs[d] for d in report.added + report.changed]
         if usable and manifest is not None and folder is not None and not (to_embed or report.removed):
             if any(manifest.get(k) != v for k, v in state.items()):  # touched files, a new source: remember
@@ -561,6 +565,21 @@ def _unseen(
             f"Restore it, or drop it with: qa-bot remove {source}"
         )
     return kept, gone
+
+
+def remembered_sources(manifest: dict, index_dir: Path, key: str = "sources") -> list[str]:
+    """The manifest's sources as absolute paths (those next to the index are stored relative to it,
+    so a folder holding both documents and index can be moved or copied)."""
+    stored = manifest.get(key)
+    if stored is None:
+        return _legacy_sources(manifest) if key == "sources" else []
+    return [s if Path(s).is_absolute() else resolve_source(index_dir / s) for s in stored]
+
+
+def stored_sources(sources: Sequence[str], index_dir: Path) -> list[str]:
+    """Sources as the manifest keeps them: relative to INDEX_DIR when they lie beside it, else absolute."""
+    home = index_dir.resolve()
+    return [os.path.relpath(s, home) if Path(s).is_relative_to(home.parent) else s for s in sources]
 
 
 def _legacy_sources(manifest: dict) -> list[str]:
@@ -633,6 +652,10 @@ def _commit(
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     fresh = {d.doc_id for d in to_embed}
     infos = {d: i for d, i in index.documents.items() if d not in gone and d not in fresh}
+    for d, info in infos.items():  # same content found at another path (a moved or copied collection)
+        path = str(state["files"].get(d, {}).get("path", info.path))
+        if path != info.path:
+            infos[d] = replace(info, path=path)
     infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, counts.get(d.doc_id, 0))
               for d in to_embed}  # fmt: skip
     documents = {d: infos[d] for d in sorted(infos)}
@@ -694,7 +717,7 @@ def plan_removal(settings: Settings, targets: Sequence[str]) -> Removal:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"The index in {folder} is damaged ({exc}).", "Rebuild it: qa-bot index --rebuild") from exc
     files: dict[str, dict] = manifest.get("files", {})
-    sources = list(manifest.get("sources") or _legacy_sources(manifest))
+    sources = remembered_sources(manifest, settings.index_dir)
     plan = Removal()
     chosen: set[str] = set()
     for target in targets:
@@ -724,7 +747,8 @@ def remove_documents(settings: Settings, plan: Removal) -> IndexReport:
         check_manifest(manifest, settings, folder)
         index = Index.load(settings.index_dir, settings)
         files: dict[str, dict] = manifest.get("files", {})
-        sources = [s for s in manifest.get("sources") or _legacy_sources(manifest) if s not in plan.sources]
+        sources = [s for s in remembered_sources(manifest, settings.index_dir) if s not in plan.sources]
+        dropped = remembered_sources(manifest, settings.index_dir, "dropped") + plan.sources
         excluded = dict(manifest.get("excluded", {}))
         for doc_id in plan.doc_ids:
             path = Path(str(files.get(doc_id, {}).get("path", "")))
@@ -732,7 +756,9 @@ def remove_documents(settings: Settings, plan: Removal) -> IndexReport:
                 excluded[str(path)] = stamp(path)
         excluded = {p: s for p, s in excluded.items() if any(belongs_to(p, src) for src in sources)}
         gone = set(plan.doc_ids) & set(index.documents)
-        state = {"files": {d: s for d, s in files.items() if d not in gone}, "sources": sources, "excluded": excluded}
+        state = {"files": {d: s for d, s in files.items() if d not in gone}, "excluded": excluded,
+                 "sources": stored_sources(sources, settings.index_dir),
+                 "dropped": stored_sources(dropped, settings.index_dir)}  # fmt: skip
         report.removed = sorted(gone)
         report.documents = len(index.documents) - len(gone)
         _commit(settings, index, None, [], gone, state, report)

@@ -35,7 +35,7 @@ def test_docs_adds_to_the_remembered_sources(docs: Path, more: Path, settings_fa
     index, report = update_index(settings, embedder, [more])
     assert report.added == [AGRO, EDU] and report.removed == []
     assert set(index.documents) == {UDMURTIA, ULYANOVSK, AGRO, EDU}
-    assert read_manifest(settings.index_dir)[1]["sources"] == [str(docs.resolve()), str(more.resolve())]
+    assert read_manifest(settings.index_dir)[1]["sources"] == ["../docs", "../more"]  # beside the index: relative
 
     # the bot's callers pass no folders: every remembered source is re-scanned, nothing is dropped
     shutil.copy(more / f"{AGRO}.txt", more / "agro_copy.txt")
@@ -106,9 +106,30 @@ def test_remove_by_id_path_and_source(docs: Path, more: Path, settings_factory, 
     assert plan.doc_ids == [AGRO] and plan.sources == [str(more.resolve())]
     remove_documents(settings, plan)
     folder, manifest = read_manifest(settings.index_dir)
-    assert manifest["sources"] == [str(docs.resolve())] and AGRO not in manifest["documents"]
+    assert manifest["sources"] == ["../docs"] and AGRO not in manifest["documents"]
     _, report = update_index(settings, embedder)
     assert report.added == [] and AGRO not in Index.load(settings.index_dir).documents
+
+    # DOCS_DIR (where the bot's uploads land) is a source of every plain update, unless dropped explicitly
+    remove_documents(settings, plan_removal(settings, [str(docs)]))
+    _, report = update_index(settings, embedder)
+    assert report.documents == 0 and not Index.load(settings.index_dir).documents
+    _, report = update_index(settings, embedder, [docs])
+    assert report.added == [UDMURTIA, ULYANOVSK]
+
+
+def test_a_copied_collection_indexes_its_own_documents(
+    docs: Path, tmp_path: Path, settings_factory, embedder: Embedder
+) -> None:
+    update_index(settings_factory(), embedder)
+    copy = tmp_path / "copy"
+    shutil.copytree(docs, copy / "docs")
+    shutil.copytree(tmp_path / "index", copy / "index")
+    settings = settings_factory(docs_dir=copy / "docs", index_dir=copy / "index")
+    shutil.copy(LOOKALIKES / f"{AGRO}.txt", copy / "docs" / f"{AGRO}.txt")
+    index, report = update_index(settings, embedder)
+    assert report.added == [AGRO] and report.embedded_chunks == index.documents[AGRO].chunks
+    assert {Path(d.path).parent for d in index.documents.values()} == {(copy / "docs").resolve()}
 
 
 @pytest.fixture
