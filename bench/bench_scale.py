@@ -80,7 +80,10 @@ def documents_of(chunks) -> dict:
     counts: dict[str, int] = {}
     for c in chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-    return {d: DocumentInfo(d, f"Документ {d}", "2025-10-01", None, d, f"/synthetic/{d}.txt", n) for d, n in counts.items()}
+    return {
+        d: DocumentInfo(d, f"Документ {d}", "2025-10-01", None, d, f"/synthetic/{d}.txt", n)
+        for d, n in counts.items()
+    }
 
 
 def manifest_for(settings, dim: int, next_id: int, documents: dict) -> dict:
@@ -102,7 +105,9 @@ def worker_build(store: str, workdir: Path, n: int, dim: int) -> dict:
     started = time.perf_counter()
     empty = Index.empty(settings, dim)
     documents = documents_of(chunks)
-    index = empty.with_changes(settings, set(), chunks, vectors, documents, manifest_for(settings, dim, n, documents))
+    index = empty.with_changes(
+        settings, set(), chunks, vectors, documents, manifest_for(settings, dim, n, documents)
+    )
     seconds = time.perf_counter() - started
     return {"build_s": seconds, "data_s": made, "chunks": index.chunk_count, "peak_rss_mb": peak_rss_mb()}
 
@@ -130,7 +135,9 @@ def worker_query(store: str, workdir: Path, n: int, dim: int) -> dict:
     load_s = time.perf_counter() - started
     retriever = Retriever(index, RandomQueries(), mode="hybrid")
     rng = np.random.default_rng(4)
-    questions = [" ".join(f"w{int(r):x}" for r in np.minimum(rng.zipf(1.3, 4), 5000) - 1) for _ in range(QUERIES)]
+    questions = [
+        " ".join(f"w{int(r):x}" for r in np.minimum(rng.zipf(1.3, 4), 5000) - 1) for _ in range(QUERIES)
+    ]
     retriever.search(questions[0], 5)  # first query pays lazy set-ups (document frequencies)
     times = []
     for q in questions:
@@ -138,7 +145,7 @@ def worker_query(store: str, workdir: Path, n: int, dim: int) -> dict:
         hits = retriever.search(q, 5)
         times.append(time.perf_counter() - t)
         assert hits, q
-    some = sorted(index.documents)[: 20]
+    some = sorted(index.documents)[:20]
     filtered = []
     for q in questions[:50]:
         t = time.perf_counter()
@@ -176,9 +183,13 @@ def run(phase: str, store: str, workdir: Path, n: int, dim: int, timeout: float)
     cmd = [sys.executable, __file__, "--worker", phase, "--store", store, "--workdir", str(workdir),
            "--chunks", str(n), "--dim", str(dim)]  # fmt: skip
     env = os.environ | {"OMP_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     if done.returncode:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+        return {
+            "error": done.stderr.strip().splitlines()[-1]
+            if done.stderr.strip()
+            else f"exit {done.returncode}"
+        }
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -226,7 +237,9 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
     for store, r in results.items():
         b, q, u = r.get("build", {}), r.get("query", {}), r.get("update", {})
         if "error" in b or "error" in q or "error" in u:
-            rows.append([store] + [str(b.get("error") or q.get("error") or u.get("error"))] + [""] * (len(head) - 2))
+            rows.append(
+                [store] + [str(b.get("error") or q.get("error") or u.get("error"))] + [""] * (len(head) - 2)
+            )
             continue
         rows.append([
             "FAISS-HNSW + bm25s + chunks.jsonl" if store == "faiss" else "Milvus Lite (BM25 function + HNSW)",
@@ -237,11 +250,13 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
     lines = [
         f"## Storage at {n:,} chunks: FAISS-HNSW and Milvus Lite (bench/bench_scale.py)",
         "",
-        f"Synthetic data ({dim}-d random unit vectors, {TERMS_PER_CHUNK} Zipf-drawn lemmas per chunk, "
-        f"{CHUNKS_PER_DOC} chunks per document); each phase in its own process on this machine's 2 shared cores. "
-        "Build = writing every chunk through the store (embedding excluded); hybrid = the real Retriever "
-        f"(BM25 + dense, {QUERIES} queries, k=5); filtered = restricted to 20 documents; 1-doc update = load + "
-        "replace one document's chunks + write the generation.",
+        (
+            f"Synthetic data ({dim}-d random unit vectors, {TERMS_PER_CHUNK} Zipf-drawn lemmas per chunk, "
+            f"{CHUNKS_PER_DOC} chunks per document); each phase in its own process on this machine's 2 shared cores. "
+            "Build = writing every chunk through the store (embedding excluded); hybrid = the real Retriever "
+            f"(BM25 + dense, {QUERIES} queries, k=5); filtered = restricted to 20 documents; 1-doc update = load + "
+            "replace one document's chunks + write the generation."
+        ),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

@@ -41,7 +41,8 @@ def check_new_source(path: Path) -> None:
         return
     if not path.exists():
         raise DocumentsError(
-            f"{path} does not exist.", "Give an existing folder or file with --docs (or point DOCS_DIR elsewhere)."
+            f"{path} does not exist.",
+            "Give an existing folder or file with --docs (or point DOCS_DIR elsewhere).",
         )
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DocumentsError(f"{path}: unsupported file type {path.suffix or '(none)'}.",

@@ -18,15 +18,15 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from .chunk import Chunk, chunk_document
-from .embed import Embedder
 from .collection import Scan, belongs_to, check_new_source, rebuilt_text, resolve_source, scan, stamp
+from .embed import Embedder
 from .errors import (
     DocumentsError,
     IndexBusyError,
@@ -314,7 +314,9 @@ class Index:
                     row = json.loads(line)
                     row["terms"] = tuple(row["terms"])
                     chunks.append(StoredChunk(**row))
-            store = FaissStore.load(folder, int(manifest["embedding_dimension"]), str(manifest.get("faiss_kind", "flat")))
+            store = FaissStore.load(
+                folder, int(manifest["embedding_dimension"]), str(manifest.get("faiss_kind", "flat"))
+            )
             lexical = LexicalIndex.load(folder, len(chunks))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(
@@ -342,9 +344,13 @@ class Index:
         self.store.remove(np.array([c.vector_id for c in self.chunks if c.doc_id in gone], dtype=np.int64))
         self.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
         chunks = kept + new_chunks
-        store = self.store.fitted(settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64))
+        store = self.store.fitted(
+            settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64)
+        )
         manifest = manifest | {"faiss_kind": store.kind, "chunks": len(chunks)}
-        result = Index(None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks]))
+        result = Index(
+            None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks])
+        )
         result.save(settings.index_dir)
         return result
 
@@ -365,10 +371,13 @@ class Index:
         tmp.mkdir()
         try:
             (tmp / "documents.json").write_text(
-                json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False, indent=1), "utf-8"
+                json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False, indent=1),
+                "utf-8",
             )
             self._write_payload(tmp)
-            self.manifest["sizes"] = _sizes(tmp)  # lets a later update notice a damaged file without loading it
+            self.manifest["sizes"] = _sizes(
+                tmp
+            )  # lets a later update notice a damaged file without loading it
             _write_json_atomic(tmp / "manifest.json", self.manifest)
             _fsync_tree(tmp)
             tmp.rename(index_dir / name)
@@ -435,7 +444,8 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise IndexBusyError(
-                f"Another qa-bot process is updating the index in {index_dir}.", "Wait for it to finish and retry."
+                f"Another qa-bot process is updating the index in {index_dir}.",
+                "Wait for it to finish and retry.",
             ) from exc
         try:
             yield
@@ -481,11 +491,15 @@ def update_index(
         folder, manifest, usable = _previous_manifest(settings, rebuild, report)
         given = [resolve_source(Path(f)) for f in folders or ()]
         sources = remembered_sources(manifest, index_dir) if manifest else []
-        dropped = [s for s in remembered_sources(manifest, index_dir, "dropped") if s not in given] if manifest else []
+        dropped = (
+            [s for s in remembered_sources(manifest, index_dir, "dropped") if s not in given]
+            if manifest
+            else []
+        )
         docs_dir = resolve_source(settings.docs_dir)
-        if not folders and docs_dir not in sources and docs_dir not in dropped:
-            if not sources or Path(docs_dir).is_dir():  # where the bot's uploads land: always a source
-                given = [docs_dir]
+        # DOCS_DIR, where the bot's uploads land, is a source of every plain update unless dropped
+        if not folders and docs_dir not in sources + dropped and (not sources or Path(docs_dir).is_dir()):
+            given = [docs_dir]
         sources += [g for g in given if g not in sources]
         excluded = {
             p: s for p, s in (manifest or {}).get("excluded", {}).items()
@@ -517,10 +531,14 @@ def update_index(
                 f"Add .txt or .md files (UTF-8 or cp1251); supported types: {', '.join(SUPPORTED_SUFFIXES)}.",
             )
         report.added = sorted(d for d in docs if d not in old_hashes or not usable)
-        report.changed = sorted(d for d in docs if usable and d in old_hashes and old_hashes[d] != docs[d].sha256)
+        report.changed = sorted(
+            d for d in docs if usable and d in old_hashes and old_hashes[d] != docs[d].sha256
+        )
         report.removed = sorted(d for d in old_hashes if d not in current)
         report.documents = len(current)
-        stamps = {d: found.stamps.get(d) or files[d] for d in sorted(current) if d in found.stamps or d in files}
+        stamps = {
+            d: found.stamps.get(d) or files[d] for d in sorted(current) if d in found.stamps or d in files
+        }
         state = {"files": stamps, "sources": stored_sources(sources, index_dir), "excluded": excluded,
                  "dropped": stored_sources(dropped, index_dir)}  # fmt: skip
         to_embed = [docs[d] for d in report.added + report.changed]
@@ -551,9 +569,11 @@ def _unseen(
         path = str(files.get(doc_id, {}).get("path", ""))
         if path and path in found.missing_sources:  # a single-file source whose file is gone
             gone.append(doc_id)
-        elif path and any(belongs_to(path, s) for s in found.missing_sources):
-            kept.append(doc_id)
-        elif doc_id in found.unreadable or (path and Path(path).exists()):
+        elif (
+            (path and any(belongs_to(path, s) for s in found.missing_sources))  # its folder vanished
+            or doc_id in found.unreadable
+            or (path and Path(path).exists())
+        ):
             kept.append(doc_id)
         else:
             gone.append(doc_id)
@@ -659,11 +679,15 @@ def _commit(
     infos |= {d.doc_id: DocumentInfo(d.doc_id, d.title, d.date, d.source, d.sha256, d.path, counts.get(d.doc_id, 0))
               for d in to_embed}  # fmt: skip
     documents = {d: infos[d] for d in sorted(infos)}
-    manifest = settings_fingerprint(settings, dimension) | {
-        "next_id": next_id,
-        "documents": {d: documents[d].sha256 for d in documents},
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    } | state
+    manifest = (
+        settings_fingerprint(settings, dimension)
+        | {
+            "next_id": next_id,
+            "documents": {d: documents[d].sha256 for d in documents},
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        | state
+    )
     manifest["files"] = {d: s for d, s in state["files"].items() if d in documents}
     result = index.with_changes(settings, gone, new_chunks, vectors, documents, manifest)
     report.chunks = result.chunk_count
@@ -672,7 +696,9 @@ def _commit(
     return result
 
 
-def _previous_manifest(settings: Settings, rebuild: bool, report: IndexReport) -> tuple[Path | None, dict | None, bool]:
+def _previous_manifest(
+    settings: Settings, rebuild: bool, report: IndexReport
+) -> tuple[Path | None, dict | None, bool]:
     """(folder, manifest, usable): the current manifest (its sources are kept even for --rebuild) and
     whether its vectors can be built upon; a damaged index is reported and rebuilt from scratch."""
     try:
@@ -686,7 +712,9 @@ def _previous_manifest(settings: Settings, rebuild: bool, report: IndexReport) -
         return folder, manifest, False
     check_manifest(manifest, settings, folder)
     if _sizes(folder) != manifest.get("sizes"):
-        report.warnings.append(f"The index in {folder} is damaged or incomplete. Rebuilding it from the documents.")
+        report.warnings.append(
+            f"The index in {folder} is damaged or incomplete. Rebuilding it from the documents."
+        )
         return folder, manifest, False
     return folder, manifest, True
 
@@ -713,9 +741,13 @@ def plan_removal(settings: Settings, targets: Sequence[str]) -> Removal:
     """Resolve doc ids, file paths and source folders to the documents they name (reads only the manifest)."""
     folder, manifest = read_manifest(settings.index_dir)
     try:
-        documents = {d["doc_id"]: int(d["chunks"]) for d in json.loads((folder / "documents.json").read_text("utf-8"))}
+        documents = {
+            d["doc_id"]: int(d["chunks"]) for d in json.loads((folder / "documents.json").read_text("utf-8"))
+        }
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"The index in {folder} is damaged ({exc}).", "Rebuild it: qa-bot index --rebuild") from exc
+        raise IndexCorruptError(
+            f"The index in {folder} is damaged ({exc}).", "Rebuild it: qa-bot index --rebuild"
+        ) from exc
     files: dict[str, dict] = manifest.get("files", {})
     sources = remembered_sources(manifest, settings.index_dir)
     plan = Removal()

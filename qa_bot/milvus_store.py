@@ -76,14 +76,16 @@ def client_for(settings: Settings, uri: str) -> Any:
             logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # its lock error is ours to explain
         try:
             client = MilvusClient(uri, token=token, timeout=5) if _is_server(uri) else MilvusClient(uri)
-        except Exception as exc:  # noqa: BLE001 - pymilvus raises MilvusException and plain gRPC/OS errors
+        except Exception as exc:  # pymilvus raises MilvusException, gRPC and OS errors
             where = uri if _is_server(uri) else f"Milvus Lite ({uri})"
             hint = (
                 "Start the server (see README: docker compose), check MILVUS_URI and MILVUS_TOKEN, or set STORE=faiss."
                 if _is_server(uri)
                 else "Milvus Lite opens a file in one process at a time: stop the other qa-bot process, or use a server."
             )
-            raise StoreUnavailableError(f"Cannot reach {where}: {str(exc).splitlines()[0][:200]}.", hint) from exc
+            raise StoreUnavailableError(
+                f"Cannot reach {where}: {str(exc).splitlines()[0][:200]}.", hint
+            ) from exc
         _clients[key] = client
         return client
 
@@ -130,10 +132,16 @@ class MilvusCollection:
         if self.settings.faiss_index == "flat":
             index_params.add_index("dense", index_type="FLAT", metric_type="IP")
         else:
-            index_params.add_index("dense", index_type="HNSW", metric_type="IP", params={"M": 32, "efConstruction": 200})
-        self.client.create_collection(self.name, schema=schema, index_params=index_params, consistency_level="Strong")
+            index_params.add_index(
+                "dense", index_type="HNSW", metric_type="IP", params={"M": 32, "efConstruction": 200}
+            )
+        self.client.create_collection(
+            self.name, schema=schema, index_params=index_params, consistency_level="Strong"
+        )
 
-    def upsert(self, chunks: Sequence[StoredChunk], vectors: np.ndarray, dates: dict[str, str | None]) -> None:
+    def upsert(
+        self, chunks: Sequence[StoredChunk], vectors: np.ndarray, dates: dict[str, str | None]
+    ) -> None:
         for start in range(0, len(chunks), BATCH):
             rows = [
                 {
@@ -163,7 +171,9 @@ class MilvusCollection:
         for start in range(0, len(ids), 200):
             self.client.delete(self.name, filter=_expr_in("doc_id", ids[start : start + 200]))
 
-    def search(self, field: str, data: Any, k: int, doc_ids: Collection[str] | None, params: dict) -> list[dict]:
+    def search(
+        self, field: str, data: Any, k: int, doc_ids: Collection[str] | None, params: dict
+    ) -> list[dict]:
         expr = _expr_in("doc_id", doc_ids) if doc_ids is not None else ""
         found = self.client.search(self.name, data=[data], anns_field=field, limit=k, filter=expr,
                                    output_fields=CHUNK_FIELDS, search_params=params)  # fmt: skip
@@ -245,7 +255,9 @@ class MilvusIndex(Index):
         """Hits as (chunk, distance), without chunks of documents this generation does not list
         (another process may be updating the shared collection)."""
         chunks = self._remember(rows)
-        return [(c, float(r["distance"])) for c, r in zip(chunks, rows, strict=True) if c.doc_id in self.documents]
+        return [
+            (c, float(r["distance"])) for c, r in zip(chunks, rows, strict=True) if c.doc_id in self.documents
+        ]
 
     def lexical_search(
         self, terms: Sequence[str], k: int, doc_ids: Collection[str] | None = None
@@ -263,7 +275,9 @@ class MilvusIndex(Index):
         if k < 1 or (doc_ids is not None and not doc_ids):
             return []
         data = np.asarray(vector, dtype=np.float32).ravel().tolist()
-        rows = self.collection.search("dense", data, k, doc_ids, {"metric_type": "IP", "params": {"ef": max(128, k)}})
+        rows = self.collection.search(
+            "dense", data, k, doc_ids, {"metric_type": "IP", "params": {"ef": max(128, k)}}
+        )
         return [(c.vector_id, d) for c, d in self._known(rows)]
 
     def chunks_of(self, doc_ids: Collection[str]) -> list[StoredChunk]:
@@ -281,7 +295,9 @@ class MilvusIndex(Index):
         return cls(None, manifest, {}, {}, collection)
 
     @classmethod
-    def open(cls, folder: Path, manifest: dict, documents: dict[str, DocumentInfo], settings: Settings) -> MilvusIndex:
+    def open(
+        cls, folder: Path, manifest: dict, documents: dict[str, DocumentInfo], settings: Settings
+    ) -> MilvusIndex:
         uri = settings.milvus_uri or manifest.get("milvus_lite_path")
         collection = MilvusCollection(settings, uri, str(manifest.get("milvus_collection", "")))
         if not collection.exists():
@@ -331,4 +347,6 @@ class MilvusIndex(Index):
         return result
 
     def _write_payload(self, folder: Path) -> None:
-        (folder / self.VOCABULARY).write_text(json.dumps(self.frequencies, ensure_ascii=False), encoding="utf-8")
+        (folder / self.VOCABULARY).write_text(
+            json.dumps(self.frequencies, ensure_ascii=False), encoding="utf-8"
+        )

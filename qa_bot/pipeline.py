@@ -42,7 +42,9 @@ class Pipeline:
 
     check_every = CHECK_EVERY
 
-    def __init__(self, settings: Settings, *, backend: str | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, backend: str | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.settings = settings
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
@@ -91,7 +93,10 @@ class Pipeline:
         index.check_settings(self.settings)
         backend, reason = self.backend()
         retriever = Retriever(
-            index, self.embedder, mode=self.settings.retrieval_mode, dense_weight=self.settings.hybrid_dense_weight
+            index,
+            self.embedder,
+            mode=self.settings.retrieval_mode,
+            dense_weight=self.settings.hybrid_dense_weight,
         )
         answerer = Answerer(retriever, backend, self.settings, fallback_reason=reason)
         self._snap = Snapshot(index, answerer, index.folder.name if index.folder is not None else None)

@@ -91,7 +91,9 @@ class FaissStore(VectorStore):
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids) and self.kind == "flat":

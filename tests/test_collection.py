@@ -29,19 +29,30 @@ def more(tmp_path: Path) -> Path:
     return folder
 
 
-def test_docs_adds_to_the_remembered_sources(docs: Path, more: Path, settings_factory, embedder: Embedder) -> None:
+def test_docs_adds_to_the_remembered_sources(
+    docs: Path, more: Path, settings_factory, embedder: Embedder
+) -> None:
     settings = settings_factory()
     update_index(settings, embedder)  # a new collection starts from DOCS_DIR
     index, report = update_index(settings, embedder, [more])
     assert report.added == [AGRO, EDU] and report.removed == []
     assert set(index.documents) == {UDMURTIA, ULYANOVSK, AGRO, EDU}
-    assert read_manifest(settings.index_dir)[1]["sources"] == ["../docs", "../more"]  # beside the index: relative
+    assert read_manifest(settings.index_dir)[1]["sources"] == [
+        "../docs",
+        "../more",
+    ]  # beside the index: relative
 
     # the bot's callers pass no folders: every remembered source is re-scanned, nothing is dropped
     shutil.copy(more / f"{AGRO}.txt", more / "agro_copy.txt")
     pipeline = Pipeline(settings, embedder=embedder)
     report = pipeline.update(None, rebuild=True)
-    assert report.removed == [] and set(pipeline.index.documents) == {UDMURTIA, ULYANOVSK, AGRO, EDU, "agro_copy"}
+    assert report.removed == [] and set(pipeline.index.documents) == {
+        UDMURTIA,
+        ULYANOVSK,
+        AGRO,
+        EDU,
+        "agro_copy",
+    }
 
 
 def test_a_single_file_is_a_source(docs: Path, settings_factory, embedder: Embedder) -> None:
@@ -105,7 +116,7 @@ def test_remove_by_id_path_and_source(docs: Path, more: Path, settings_factory, 
     plan = plan_removal(settings, [str(more)])
     assert plan.doc_ids == [AGRO] and plan.sources == [str(more.resolve())]
     remove_documents(settings, plan)
-    folder, manifest = read_manifest(settings.index_dir)
+    _, manifest = read_manifest(settings.index_dir)
     assert manifest["sources"] == ["../docs"] and AGRO not in manifest["documents"]
     _, report = update_index(settings, embedder)
     assert report.added == [] and AGRO not in Index.load(settings.index_dir).documents
@@ -150,14 +161,20 @@ def test_cli_index_docs_adds_and_remove_confirms(run, docs: Path, more: Path, tm
     assert "3 documents" in added.output and "added 1" in added.output and "removed 0" in added.output
 
     refused = run("remove", UDMURTIA)  # no stdin: refuses, removes nothing
-    assert refused.exit_code == 2 and "--yes" in refused.output and "Will remove 1 document(s)" in refused.output
+    assert (
+        refused.exit_code == 2 and "--yes" in refused.output and "Will remove 1 document(s)" in refused.output
+    )
     declined = run("remove", UDMURTIA, input="n\n")
     assert declined.exit_code == 0 and "Nothing was removed" in declined.output
     assert UDMURTIA in run("sources").output
     unknown = run("remove", "nope", "--yes")
     assert unknown.exit_code == 2 and "Not in the index: nope" in unknown.output
     done = run("remove", UDMURTIA, input="y\n")
-    assert done.exit_code == 0 and "Removed 1 document(s)" in done.output and UDMURTIA not in run("sources").output
+    assert (
+        done.exit_code == 0
+        and "Removed 1 document(s)" in done.output
+        and UDMURTIA not in run("sources").output
+    )
 
     os.remove(more / f"{AGRO}.txt")
     kept = run("index")
