@@ -74,6 +74,7 @@ def client_for(settings: Settings, uri: str) -> Any:
             # implement (AllocTimestamp, asked by pymilvus for strong consistency): not an error for us
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
             logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # its lock error is ours to explain
+            logging.getLogger("pymilvus").setLevel(logging.ERROR)  # "no mvccTs from Lite, client ts used"
         try:
             client = MilvusClient(uri, token=token, timeout=5) if _is_server(uri) else MilvusClient(uri)
         except Exception as exc:  # pymilvus raises MilvusException, gRPC and OS errors
