@@ -71,16 +71,24 @@ class Pipeline:
         snap = self._snap
         if snap is not None and time.monotonic() - self._checked_at < self.check_every:
             return snap
-        with self._lock:
+        if snap is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return snap  # another thread is checking or loading: answer from the one in use meanwhile
+        try:
             snap = self._snap
             if snap is not None and time.monotonic() - self._checked_at < self.check_every:
                 return snap
             self._checked_at = time.monotonic()
             if snap is not None and self._still_current(snap):
                 return snap
-            self._snap = None
-            index = Index.load(self.settings.index_dir, self.settings)
-            return self._install(index)
+            try:
+                return self._install(Index.load(self.settings.index_dir, self.settings))
+            except BaseException:
+                self._snap = None  # not remembered: the next question tries again
+                raise
+        finally:
+            self._lock.release()
 
     def _still_current(self, snap: Snapshot) -> bool:
         if snap.generation is None:

@@ -154,3 +154,20 @@ def test_reload_and_lazy_answerers_never_mix_generations(
             t.join()
     pipeline.reload(second)
     assert mixed == [] and pipeline.answerer.retriever.index is pipeline.index is second
+
+
+def test_questions_keep_flowing_while_a_new_generation_loads(docs: Path, settings_factory, embedder: Embedder) -> None:
+    settings = settings_factory()
+    update_index(settings, embedder)
+    pipeline = Pipeline(settings, embedder=embedder)
+    pipeline.check_every = 0.0
+    old = pipeline.index
+    shutil.copy(LOOKALIKES / f"{AGRO}.txt", docs / f"{AGRO}.txt")
+    update_index(settings, embedder)
+    answered: list[object] = []
+    with pipeline._lock:  # another thread is checking CURRENT / loading the new generation
+        worker = threading.Thread(target=lambda: answered.append(pipeline.snapshot().index))
+        worker.start()
+        worker.join(timeout=5)
+    assert answered == [old]  # served from the snapshot in use, without waiting for the load
+    assert AGRO in pipeline.index.documents  # the next look loads the new generation
