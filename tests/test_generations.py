@@ -156,7 +156,9 @@ def test_reload_and_lazy_answerers_never_mix_generations(
     assert mixed == [] and pipeline.answerer.retriever.index is pipeline.index is second
 
 
-def test_questions_keep_flowing_while_a_new_generation_loads(docs: Path, settings_factory, embedder: Embedder) -> None:
+def test_questions_keep_flowing_while_a_new_generation_loads(
+    docs: Path, settings_factory, embedder: Embedder
+) -> None:
     settings = settings_factory()
     update_index(settings, embedder)
     pipeline = Pipeline(settings, embedder=embedder)
