@@ -1,4 +1,4 @@
-"""The `qa-bot` command line: index, ask, chat, sources, eval, bot."""
+"""The `qa-bot` command line: index, remove, ask, chat, sources, eval, bot."""
 
 from __future__ import annotations
 
@@ -94,22 +94,37 @@ def _pipeline(settings: Settings, backend: str | None = None):
 
 
 @cli.command()
-@click.option("--docs", "docs", multiple=True, type=click.Path(path_type=Path), help="Documents folder (repeatable).")
+@click.option("--docs", "docs", multiple=True, type=click.Path(path_type=Path),
+              help="A folder or file to ADD to the collection's sources (repeatable); remembered for later runs.")
 @click.option("--rebuild", is_flag=True, help="Re-embed everything (needed after changing the model or chunking).")
+@click.option("--prune", is_flag=True, help="Drop indexed documents whose files are gone (asks first).")
+@click.option("--yes", "-y", "yes", is_flag=True, help="With --prune: do not ask for confirmation.")
 @click.pass_obj
 @friendly
-def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool) -> None:
-    """Index the documents: only new or changed ones are embedded, deleted ones are removed."""
+def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool, prune: bool, yes: bool) -> None:
+    """Index the collection: every remembered source plus --docs; only new or changed documents are embedded.
+
+    Documents are never dropped silently: those whose files are gone are kept until --prune, a
+    vanished source folder is reported; `qa-bot remove` drops documents or sources.
+    """
     bar = Progress("Embedding", "chunk", "Embedded {n} chunks in {seconds:.1f} s")
+
+    def confirm_prune(doc_ids: list[str]) -> bool:
+        shown = ", ".join(doc_ids[:10]) + ("…" if len(doc_ids) > 10 else "")
+        click.echo(f"{len(doc_ids)} indexed document(s) have no file any more and will be removed: {shown}", err=True)
+        return yes or _confirm("Remove them from the index?")
+
     pipeline = _pipeline(settings)
     # the report lists every warning below; ingest also logs them, which would print each one twice
     ingest_log = logging.getLogger("qa_bot.ingest")
+
     def quiet(record: logging.LogRecord) -> bool:
         return record.levelno < logging.WARNING
 
     ingest_log.addFilter(quiet)
     try:
-        report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=bar.update)
+        report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=bar.update,
+                                 prune=confirm_prune if prune else False)  # fmt: skip
     finally:
         ingest_log.removeFilter(quiet)
         bar.close()
@@ -121,6 +136,40 @@ def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool) -> None:
         f"(added {len(report.added)}, changed {len(report.changed)}, removed {len(report.removed)}; "
         f"embedded {report.embedded_chunks} chunks) in {report.seconds:.1f} s."
     )
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; without an answer on stdin (a script, a pipe at its end) refuse clearly."""
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        raise UsageError("Nothing was removed: no confirmation on stdin.", "Add --yes to remove without asking.") from None
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True, metavar="DOC_ID_OR_PATH...")
+@click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@friendly
+def remove(settings: Settings, targets: tuple[str, ...], yes: bool) -> None:
+    """Drop documents (by doc id or file path) or whole sources (a folder or file given to --docs)."""
+    from .index import plan_removal, remove_documents
+
+    plan = plan_removal(settings, targets)
+    if plan.unknown:
+        raise UsageError(
+            f"Not in the index: {', '.join(plan.unknown)}. Nothing was removed.",
+            "See the indexed documents with: qa-bot sources",
+        )
+    what = f"{len(plan.doc_ids)} document(s), {plan.chunks} chunks"
+    if plan.sources:
+        what += f", and the source(s) {', '.join(plan.sources)}"
+    click.echo(f"Will remove {what}: {', '.join(plan.doc_ids[:10])}{'…' if len(plan.doc_ids) > 10 else ''}", err=True)
+    if not yes and not _confirm("Remove them from the index?"):
+        click.echo("Nothing was removed.")
+        return
+    report = remove_documents(settings, plan)
+    click.echo(f"Removed {len(report.removed)} document(s) from {settings.index_dir}; {report.documents} remain.")
 
 
 def format_answer(answer: Answer) -> str:
@@ -251,7 +300,7 @@ def sources(settings: Settings, as_json: bool, since: datetime | None, until: da
     from .dates import date_in_ranges, period_query
     from .index import Index
 
-    index = Index.load(settings.index_dir)
+    index = Index.load(settings.index_dir, settings)
     docs = list(index.documents.values())
     if since or until:
         period = period_query(since.date() if since else None, until.date() if until else None, date.today())
@@ -270,7 +319,7 @@ def sources(settings: Settings, as_json: bool, since: datetime | None, until: da
     for doc_id, date, chunks, title in rows:
         shown = shorten(title, max(room, 20)) if fit else title
         click.echo(f"{doc_id:<{widths[0]}}  {date:<{widths[1]}}  {chunks:>{widths[2]}}  {shown}")
-    click.echo(f"{len(docs)} documents, {len(index.chunks)} chunks, embeddings: {index.embedding_model}")
+    click.echo(f"{len(docs)} documents, {index.chunk_count} chunks, embeddings: {index.embedding_model}")
 
 
 @cli.command("eval")

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
     # Start-up: attempts to reach the Bot API (getMe) when it is unreachable or answers 5xx
     telegram_startup_attempts: int = Field(4, ge=1, le=20)
 
+    # Storage backend (issue 13): "faiss" = embedded files in INDEX_DIR; "milvus" = Milvus Lite or a server
+    store: Literal["faiss", "milvus"] = "faiss"
+    # A local path runs Milvus Lite (None = INDEX_DIR/milvus.db); http://host:19530 talks to a server
+    milvus_uri: str | None = None
+    milvus_token: SecretStr | None = None
+    milvus_collection: str | None = None  # None = qa_bot_<hash of INDEX_DIR>
+
+    @field_validator("milvus_uri", "milvus_token", "milvus_collection", mode="before")
+    @classmethod
+    def _empty_milvus_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value: object) -> object:

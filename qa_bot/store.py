@@ -16,9 +16,14 @@ from .errors import IndexCorruptError
 
 
 class VectorStore(ABC):
-    """Vectors keyed by int64 ids; inner-product search over L2-normalised vectors (cosine)."""
+    """Vectors keyed by int64 ids; inner-product search over L2-normalised vectors (cosine).
+
+    What the embedded index needs of a vector store; a server store (Milvus) keeps vectors next to
+    the chunks instead and implements the Index read interface directly (milvus_store.py).
+    """
 
     dimension: int
+    kind: str  # recorded in the manifest; `load` gets it back
 
     @abstractmethod
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
@@ -27,17 +32,38 @@ class VectorStore(ABC):
     def remove(self, ids: np.ndarray) -> None: ...
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of shape (n_queries, k); missing hits have id -1."""
+    def search(
+        self, queries: np.ndarray, k: int, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of shape (n_queries, k), best first; missing hits have id -1. With `ids`,
+        only those vectors are candidates (the filter applies before the top k is cut)."""
+
+    @abstractmethod
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of `ids`, in that order."""
+
+    @abstractmethod
+    def fitted(self, setting: str, live_ids: np.ndarray) -> VectorStore:
+        """This store, or a rebuilt one better suited to `live_ids` under the index-kind `setting`."""
 
     @abstractmethod
     def save(self, folder: Path) -> None: ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, folder: Path, dimension: int, kind: str) -> VectorStore: ...
 
     @abstractmethod
     def __len__(self) -> int: ...
 
 
+def make_vector_store(dimension: int, kind: str = "flat") -> VectorStore:
+    """An empty in-process vector store (the embedded index's and the baseline's)."""
+    return FaissStore(dimension, kind)
+
+
 AUTO_HNSW_FROM = 50_000  # FAISS_INDEX=auto: exact search below this many chunks, HNSW from here on
+EXACT_SUBSET_UP_TO = 20_000  # HNSW: a document filter this small is scored exactly
 MAX_STALE_SHARE = 0.25  # HNSW cannot delete: removed vectors stay hidden until they are this share
 
 
@@ -65,18 +91,18 @@ class FaissStore(VectorStore):
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids) and self.kind == "flat":
             self.index.remove_ids(np.asarray(ids, dtype=np.int64))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of `ids`, in that order."""
-        stored = faiss.vector_to_array(self.index.id_map)
-        row = {int(i): r for r, i in enumerate(stored)}
-        everything = faiss.downcast_index(self.index.index).reconstruct_n(0, len(stored))
-        return everything[[row[int(i)] for i in ids]] if len(ids) else np.zeros((0, self.dimension), np.float32)
+        if not len(ids):
+            return np.zeros((0, self.dimension), np.float32)
+        return self.index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
 
     def fitted(self, setting: str, live_ids: np.ndarray) -> FaissStore:
         """This store, or a rebuilt one when FAISS_INDEX asks for another kind or HNSW holds too many removed ids."""
@@ -88,11 +114,33 @@ class FaissStore(VectorStore):
         rebuilt.add(live_ids, self.vectors(live_ids))
         return rebuilt
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         faiss.omp_set_num_threads(1)  # per calling thread: the bot searches from worker threads
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self))) if len(self) else 1
-        return self.index.search(queries, k)
+        if ids is None:
+            return self.index.search(queries, k)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.kind == "hnsw" and len(ids) <= EXACT_SUBSET_UP_TO:
+            # a graph walk with a tight filter misses neighbours: score a small subset exactly
+            sims = queries @ self.vectors(ids).T
+            top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            pad = k - top.shape[1]
+            scores = np.take_along_axis(sims, top, axis=1)
+            found = ids[top]
+            if pad > 0:
+                scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+                found = np.pad(found, ((0, 0), (0, pad)), constant_values=-1)
+            return scores.astype(np.float32), found
+        selector = faiss.IDSelectorBatch(ids)
+        params = (
+            faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, k))
+            if self.kind == "hnsw"
+            else faiss.SearchParameters(sel=selector)
+        )
+        return self.index.search(queries, k, params=params)
 
     def save(self, folder: Path) -> None:
         faiss.write_index(self.index, str(folder / self.FILE))

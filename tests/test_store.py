@@ -63,11 +63,29 @@ def test_hnsw_index_stays_correct_across_updates(docs: Path, settings_factory, e
     index, _ = update_index(settings, embedder)
     assert index is not None and index.manifest["faiss_kind"] == "hnsw"
     path = docs / f"{UDMURTIA}.txt"
-    path.write_text(path.read_text(encoding="utf-8").replace("120 автобусов", "130 автобусов"), encoding="utf-8")
-    updated, report = update_index(settings, embedder)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("120 автобусов", "130 автобусов"), encoding="utf-8"
+    )
+    _, report = update_index(settings, embedder)
     assert report.changed == [UDMURTIA]
     loaded = Index.load(settings.index_dir)
     assert len(loaded.store) >= len(loaded.chunks)
     hits = Retriever(loaded, embedder).search("Сколько автобусов МАЗ поставят в Удмуртию?", 3, "dense")
     assert all(h.chunk.chunk_id in {c.chunk_id for c in loaded.chunks} for h in hits)
-    assert any("130 автобусов" in h.chunk.text for h in Retriever(loaded, embedder).search("130 автобусов МАЗ", 3))
+    assert any(
+        "130 автобусов" in h.chunk.text for h in Retriever(loaded, embedder).search("130 автобусов МАЗ", 3)
+    )
+
+
+def test_filtered_search_only_returns_the_allowed_ids() -> None:
+    vectors = unit_vectors(3000)
+    ids = np.arange(3000, dtype=np.int64)
+    allowed = ids[::7]
+    exact = allowed[np.argsort(-(vectors[allowed] @ vectors[5]), kind="stable")[:5]]
+    for kind in ("flat", "hnsw"):
+        store = FaissStore(16, kind)
+        store.add(ids, vectors)
+        _, found = store.search(vectors[5], 5, allowed)
+        assert list(found[0]) == list(exact), kind  # filter first, then the top k: exactly the best allowed
+        _, few = store.search(vectors[5], 5, np.array([10, 20], dtype=np.int64))
+        assert sorted(few[0][:2]) == [10, 20] and list(few[0][2:]) == [-1, -1, -1], kind

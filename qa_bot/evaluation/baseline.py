@@ -12,7 +12,7 @@ from ..embed import Embedder
 from ..index import DocumentInfo, StoredChunk
 from ..ingest import Document
 from ..retrieve import Hit
-from ..store import FaissStore
+from ..store import make_vector_store
 from ..text import lemmas
 
 BASELINE_K = 4
@@ -38,7 +38,7 @@ class BaselineRetriever:
                         vector_id=len(self.chunks), terms=tuple(lemmas(text)),
                     )  # fmt: skip
                 )
-        self.store = FaissStore(embedder.dimension)
+        self.store = make_vector_store(embedder.dimension)
         vectors = embedder.embed_passages([c.text for c in self.chunks])
         self.store.add(np.arange(len(self.chunks), dtype=np.int64), vectors)
 
