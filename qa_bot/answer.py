@@ -41,7 +41,7 @@ from .settings import RetrievalMode, Settings
 log = logging.getLogger(__name__)
 
 EXTRACTIVE = "extractive"
-WEAK_STANDALONE = 0.5  # a question whose best passage covers less of it may lean on the conversation
+WEAK_STANDALONE = 0.3  # a question whose best passage covers less of it may lean on the conversation
 RECENCY_POOL = 4  # «последние новости»: rank this many times k by relevance, then let age decide
 RECENCY_HALF_LIFE_DAYS = 30  # a document this much older than the newest one counts half
 SENTENCE_CACHE = 4096  # sentence vectors kept per answerer (the same passages come back often)
@@ -391,8 +391,6 @@ class Answerer:
             own_coverage=found.own_coverage,
             similarity=found.similarity,
             type_ok=float(found.type_ok),
-            focus_ok=float(found.focus_ok),
-            kind_and_focus=float(found.type_ok and found.focus_ok),
             passage_coverage=hits[0].relevance if hits else 0.0,
             unknown=unknown,
             russian=float(is_russian(question)),

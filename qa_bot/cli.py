@@ -115,18 +115,20 @@ def index(settings: Settings, docs: tuple[Path, ...], rebuild: bool, prune: bool
         return yes or _confirm("Remove them from the index?")
 
     pipeline = _pipeline(settings)
-    # the report lists every warning below; ingest also logs them, which would print each one twice
-    ingest_log = logging.getLogger("qa_bot.ingest")
+    # the report lists every warning below; ingestion also logs them, which would print each one twice
+    loggers = [logging.getLogger(name) for name in ("qa_bot.ingest", "qa_bot.collection")]
 
     def quiet(record: logging.LogRecord) -> bool:
         return record.levelno < logging.WARNING
 
-    ingest_log.addFilter(quiet)
+    for logger in loggers:
+        logger.addFilter(quiet)
     try:
         report = pipeline.update(list(docs) or None, rebuild=rebuild, progress=bar.update,
                                  prune=confirm_prune if prune else False)  # fmt: skip
     finally:
-        ingest_log.removeFilter(quiet)
+        for logger in loggers:
+            logger.removeFilter(quiet)
         bar.close()
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -56,8 +56,6 @@ class Extraction:
     own_coverage: float  # ... by the best sentence itself (its neighbours count half)
     similarity: float  # encoder cosine of the best sentence (0 without an encoder)
     type_ok: bool  # the answer holds the asked-for kind (True when no kind was asked)
-    focus_ok: bool  # the question's first content word (what is asked about) is in the answer or next to it
-    focus: str | None = None
     chosen: list[Candidate] = field(default_factory=list)
 
 
@@ -178,34 +176,14 @@ def extract_answer(
             break
         chosen.append(extra)
         covered |= {t for t in wanted if _has(extra.terms, t)}
-    return _render(chosen, wanted, kind, best, focus_term(question, question_terms))
-
-
-def focus_term(question: str, terms: Sequence[str]) -> str | None:
-    """What a Russian question asks about: its first noun («Сколько жителей…» → житель), skipping a noun that
-    only names the kind of answer («В каком городе…», «Какую долю…»); None for other languages."""
-    from .questions import is_russian
-    from .text import _morph, lemma, words
-
-    if not is_russian(question):
-        return None
-    tokens = words(question)
-    kind_nouns = {lemma(b) for a, b in zip(tokens, tokens[1:], strict=False) if a.startswith(("как", "каков"))}
-    for t in terms:
-        if t in kind_nouns or not t.isalpha():
-            continue
-        if any(p.tag.POS == "NOUN" for p in _morph().parse(t)[:1]):
-            return t
-    return None
+    return _render(chosen, wanted, kind, best)
 
 
 def _next_sentence(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
     return next((o for o in candidates if o.hit is c.hit and o.index == c.index + 1), None)
 
 
-def _render(
-    chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate, focus: str | None
-) -> Extraction:
+def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate) -> Extraction:
     """Answer text in document order with [n] markers; one citation a passage quoting all its chosen sentences."""
     ordered = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
     quotes: dict[int, list[Candidate]] = {}
@@ -225,7 +203,5 @@ def _render(
         own_coverage=SentenceScorer(wanted, kind).lexical(best, set()),
         similarity=best.sim,
         type_ok=kind is None or kind in evidence,
-        focus_ok=focus is None or any(_has(c.terms, focus) or _has(c.context, focus) for c in chosen),
-        focus=focus,
         chosen=chosen,
     )

@@ -26,8 +26,6 @@ class Evidence:
     own_coverage: float
     similarity: float
     type_ok: float
-    focus_ok: float
-    kind_and_focus: float  # both of the above: the answer is of the asked kind and about the asked thing
     passage_coverage: float
     unknown: float
     russian: float

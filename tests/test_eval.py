@@ -90,7 +90,7 @@ GATES = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["gates"]
 def test_quality_gate_on_offline_defaults(tmp_path: Path, gate: dict) -> None:
     """CI fails when the offline defaults fall below the committed thresholds on the TEST split (tuning uses dev)."""
     mode, backend = gate["run"].split("/")
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, embedding_model=gate["embedding_model"])
     items = select_split(load_gold(ROOT / gate["gold"]), gate["split"])
     (result,) = evaluate(settings, items, [ROOT / d for d in gate["docs"]], modes=[mode], backends=[backend])
     low = {k: (result.metrics[k], v) for k, v in gate["min"].items() if result.metrics[k] < v}

@@ -42,6 +42,30 @@ class BaselineRetriever:
         vectors = embedder.embed_passages([c.text for c in self.chunks])
         self.store.add(np.arange(len(self.chunks), dtype=np.int64), vectors)
 
+        self._vocabulary = {t for c in self.chunks for t in c.terms}
+
+    # the few parts of Retriever and Index the Answerer reads (dates, metadata, refusal evidence)
+    mode = "dense"
+    embedder_loaded = True
+
+    @property
+    def index(self) -> BaselineRetriever:
+        return self
+
+    @property
+    def embedding_model(self) -> str:
+        return self.embedder.name
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, row: int) -> StoredChunk:
+        return self.chunks[row]
+
+    def knows(self, term: str) -> bool:
+        return term in self._vocabulary
+
     def query_terms(self, question: str) -> list[str]:
         return lemmas(question)
 
@@ -49,11 +73,15 @@ class BaselineRetriever:
         """The baseline has no such check."""
         return []
 
-    def search(self, question: str, k: int = BASELINE_K, mode: str | None = None) -> list[Hit]:
-        scores, ids = self.store.search(self.embedder.embed_query(question), BASELINE_K)
-        return [
+    def search(
+        self, question: str, k: int = BASELINE_K, mode: str | None = None, doc_ids: Sequence[str] | None = None
+    ) -> list[Hit]:
+        depth = BASELINE_K if doc_ids is None else len(self.chunks)
+        scores, ids = self.store.search(self.embedder.embed_query(question), depth)
+        hits = [
             Hit(chunk=self.chunks[i], document=self.documents[self.chunks[i].doc_id], score=float(s), relevance=1.0,
                 dense=float(s))  # fmt: skip
             for s, i in zip(scores[0], ids[0], strict=True)
-            if i >= 0
+            if i >= 0 and (doc_ids is None or self.chunks[i].doc_id in doc_ids)
         ]
+        return hits[:BASELINE_K]

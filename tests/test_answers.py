@@ -1,0 +1,149 @@
+"""Extractive answers a careful reader would give: the default multilingual encoder (e5-small, offline)
+over the seed documents — sentence choice, answer kinds, follow-ups, dates, metadata, refusals."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from support import ROOT, SEEDS, UDMURTIA, ULYANOVSK, make_settings
+
+from qa_bot.answer import Answerer
+from qa_bot.citations import REFUSAL
+from qa_bot.embed import Embedder, load_embedder
+from qa_bot.index import update_index
+from qa_bot.questions import answer_type, clean_question, cyrillic_reading, leans_on_history, sentence_evidence
+from qa_bot.refusal import Evidence, model_for
+from qa_bot.retrieve import Retriever
+from qa_bot.text import normalize_for_match
+
+TODAY = date(2025, 10, 20)
+
+
+@pytest.fixture(scope="module")
+def e5() -> Embedder:
+    return load_embedder(make_settings(Path("/nonexistent"), embedding_model="e5-small"))
+
+
+@pytest.fixture(scope="module")
+def answerer(tmp_path_factory: pytest.TempPathFactory, e5: Embedder) -> Answerer:
+    tmp = tmp_path_factory.mktemp("e5")
+    settings = make_settings(tmp, embedding_model="e5-small", docs_dir=SEEDS)
+    index, _ = update_index(settings, e5, [SEEDS])
+    return Answerer(Retriever(index, e5), None, settings, today=lambda: TODAY)
+
+
+def said(answer_text: str, fact: str) -> bool:
+    return normalize_for_match(fact) in normalize_for_match(answer_text)
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "fact"),
+    [
+        ("Сколько лифтов нужно заменить в Удмуртии?", UDMURTIA, "3 тыс"),
+        ("Сколко лифтов нужно заменть в Удмуртии?", UDMURTIA, "3 тыс"),  # misspelt
+        ("скока лифтов нада заменить в удмуртии", UDMURTIA, "3 тыс"),  # colloquial
+        ("Как долго ижевский производитель обогревателей работает с белорусской компанией?", UDMURTIA, "18 лет"),
+        ("На сколько вырос товарооборот Ульяновской области с Белоруссией?", ULYANOVSK, "25-30"),
+    ],
+)
+def test_reader_questions_answered_with_the_sentence_that_holds_the_answer(
+    answerer: Answerer, question: str, doc_id: str, fact: str
+) -> None:
+    answer = answerer.answer(question)
+    assert not answer.refused and said(answer.answer, fact), (question, answer.answer)
+    assert answer.citations[0].doc_id == doc_id
+
+
+def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
+    answer = answerer.answer("Почему в Ижевске не работает мобильный интернет?")
+    assert "безопасности" in answer.answer, answer.answer
+    # one [n] covering two sentences quotes both of them
+    (citation,) = answer.citations
+    assert "мобильный интернет" in citation.quote and "безопасности" in citation.quote
+
+
+def test_quotes_are_verbatim_substrings_of_the_file(answerer: Answerer) -> None:
+    answer = answerer.answer("По каким самолетам помогают 558-й и 407-й авиаремонтные заводы?")
+    source = " ".join((SEEDS / f"{ULYANOVSK}.txt").read_text(encoding="utf-8").split())
+    assert answer.citations and all(c.quote in source for c in answer.citations)
+    assert "558‑й" in answer.citations[0].quote  # the non-breaking hyphen of the file, not a plain one
+
+
+def test_questions_about_the_documents_are_answered_from_metadata(answerer: Answerer) -> None:
+    published = answerer.answer("Когда опубликована статья об Ульяновской области и Белоруссии?")
+    assert not published.refused and "7 октября (год не указан)" in published.answer
+    assert published.citations[0].doc_id == ULYANOVSK
+    dated = answerer.answer("Какая дата у статьи про Удмуртию?")
+    assert "2 октября 2025" in dated.answer and dated.citations[0].doc_id == UDMURTIA
+    agency = answerer.answer("Какое агентство сообщило о расширении кооперации Ульяновской области и Белоруссии?")
+    assert "ТАСС" in agency.answer and agency.citations[0].doc_id == ULYANOVSK
+
+
+def test_dates_in_the_question_filter_the_documents(answerer: Answerer) -> None:
+    day = answerer.answer("Что обсуждали 7 октября?")
+    assert not day.refused and {c.doc_id for c in day.citations} == {ULYANOVSK}
+    none = answerer.answer("Что писали о Белоруссии в ноябре 2025 года?")
+    assert none.refused and "Документов за эти даты нет; ближайшие: 7 октября" in none.answer
+    impossible = answerer.answer("Какие новости были 32 октября?")
+    assert impossible.refused and "не существует" in impossible.answer
+    # relative dates count from `today`: 2025-10-20 → last week is 13-19 October, nothing dated then
+    assert answerer.answer("Что писали на прошлой неделе?").refused
+    # explicit bounds (CLI --since/--until) narrow the same way
+    bounded = answerer.answer("На сколько вырос товарооборот?", since=date(2025, 10, 1), until=date(2025, 10, 3))
+    assert {c.doc_id for c in bounded.citations} == {UDMURTIA}
+
+
+def test_follow_ups_use_the_history_only_when_they_refer_back(answerer: Answerer) -> None:
+    switched = answerer.answer("Кто председатель Минского горисполкома?", ["Кто министр экономики Удмуртии?"])
+    assert "Кухарев" in switched.answer and switched.search_query is None
+    followed = answerer.answer("А что он сказал про автомобильный завод?", ["Кто председатель Минского горисполкома?"])
+    assert "автокомпонент" in followed.answer and followed.search_query
+
+
+def test_an_english_question_gets_the_russian_answer_through_the_multilingual_encoder(answerer: Answerer) -> None:
+    answer = answerer.answer("Until what year has the bus renewal programme in Udmurtia been extended?")
+    assert not answer.refused and "2030" in answer.answer and answer.citations[0].doc_id == UDMURTIA
+
+
+def test_off_topic_and_unknown_things_are_refused(answerer: Answerer) -> None:
+    for question in ("Какая погода будет в Минске в эти выходные?", "Как приготовить драники?"):
+        answer = answerer.answer(question)
+        assert answer.refused and answer.answer == REFUSAL, (question, answer.answer)
+
+
+def test_the_model_load_is_reported_apart_from_retrieval(tmp_path: Path, answerer: Answerer) -> None:
+    settings = make_settings(tmp_path, embedding_model="e5-small")
+    lazy = Answerer(Retriever(answerer.retriever.index, lambda: load_embedder(settings)), None, settings)
+    first, second = lazy.answer("Сколько автобусов МАЗ поставят в Удмуртию?"), lazy.answer("Кто такой Кухарев?")
+    assert "load_model" in first.timings_ms and "load_model" not in second.timings_ms
+
+
+def test_question_analysis() -> None:
+    assert answer_type("Сколько автобусов?") == "number" and answer_type("Когда откроют дом?") == "date"
+    assert answer_type("Как долго они работают?") == "duration" and answer_type("Почему закрыто?") == "reason"
+    assert answer_type("Кто министр?") == "person" and answer_type("Где завод?") == "place"
+    assert answer_type("Что обсуждали?") is None
+    assert leans_on_history("А что он сказал?") and leans_on_history("А у Ульяновской области?")
+    assert not leans_on_history("Кто председатель Минского горисполкома?")
+    assert {"number", "duration"} <= sentence_evidence("Мы с ними работаем 18 лет уже.")
+    assert "reason" in sentence_evidence("Все ради безопасности.")
+    assert "person" in sentence_evidence("Об этом сообщил Владимир Кухарев.")
+    assert cyrillic_reading("Izhevsk") == "ижевск" and cyrillic_reading("Kukharev") == "кухарев"
+    # a zero-width space inside a word is not a word break; a long question is cut at a word with a notice
+    assert clean_question("Удмур\u200bтии?", 100) == ("Удмуртии?", None)
+    text, notice = clean_question("слово " * 300, 1000)
+    assert len(text) <= 1000 and not text.endswith(" ") and "1000" in (notice or "")
+
+
+def test_the_refusal_model_is_fitted_data_and_refuses_thin_evidence() -> None:
+    model = model_for("e5-small")
+    strong = Evidence(coverage=1.0, own_coverage=1.0, similarity=0.9, type_ok=1.0, passage_coverage=1.0,
+                      unknown=0.0, russian=1.0)  # fmt: skip
+    thin = Evidence(coverage=0.1, own_coverage=0.1, similarity=0.8, type_ok=0.0, passage_coverage=0.2,
+                    unknown=0.7, russian=1.0)  # fmt: skip
+    assert model.answers(strong) and not model.answers(thin)
+    assert model_for("some/unknown-model").features == model_for("lexical").features  # no encoder feature
+    assert not model.answers(Evidence(0.0, 0.5, 0.99, 1.0, 0.5, 0.0, 1.0))  # nothing of the question: refused
+    assert (ROOT / "qa_bot" / "data" / "refusal_model.json").read_text(encoding="utf-8").count("dev") >= 1
