@@ -193,7 +193,11 @@ def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None,
         citation_for(n, cs[0].hit, " ".join(c.text.strip() for c in cs), _coverage(frozenset().union(*(c.terms for c in cs)), wanted))
         for n, cs in sorted(quotes.items())
     ]
-    text = " ".join(f"{c.text.rstrip()} [{c.hit_rank}]" for c in ordered)
+    parts: list[str] = []
+    for i, c in enumerate(ordered):  # one marker after a run of sentences from the same passage
+        last_of_run = i + 1 == len(ordered) or ordered[i + 1].hit_rank != c.hit_rank
+        parts.append(f"{c.text.rstrip()} [{c.hit_rank}]" if last_of_run else c.text.rstrip())
+    text = " ".join(parts)
     union = frozenset().union(*(c.terms for c in chosen))
     evidence = set().union(*(c.evidence for c in chosen))
     return Extraction(

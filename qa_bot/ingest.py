@@ -27,7 +27,7 @@ MAX_PDF_PAGES = 5000
 MAX_DOCX_PARAGRAPHS = 100_000  # ~10 µs each even when empty; 100k are 20 MB of 200-character ones
 
 _DATE_HEADER = re.compile(r"^\s*date\s+(\d{4})-(\d{2})-(\d{2})\b\s*", re.IGNORECASE)
-# "УЛЬЯНОВСК, 7 октября. /ТАСС/." or "МОСКВА, 7 октября 2025 г. — РИА Новости."
+# "ВОЛОГДА, 7 октября. /ТАСС/." or "МОСКВА, 7 октября 2025 г. — РИА Новости."
 _DATELINE = re.compile(
     r"^(?P<city>[А-ЯЁ][А-ЯЁ\- ]{1,40}),\s+(?P<day>\d{1,2})\s+(?P<month>[а-я]+)(?:\s+(?P<year>\d{4})(?:\s*г\.?)?)?"
     r"\s*(?:\.\s*/(?P<agency>[^/\n]{2,30})/\.?|[-—–]\s*(?P<agency2>[А-ЯЁA-Z][\w .]{1,30}?)\.)"

@@ -122,7 +122,7 @@ def _translit() -> list[tuple[str, str]]:
 
 
 def cyrillic_reading(word: str) -> str:
-    """A romanised Russian word read back in Cyrillic («izhevsk» → «ижевск»); other letters are kept."""
+    """A romanised Russian word read back in Cyrillic («vologda» → «вологда»); other letters are kept."""
     out, i, word = [], 0, word.lower()
     table = _translit()
     while i < len(word):

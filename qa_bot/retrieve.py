@@ -83,7 +83,7 @@ class Retriever:
 
     def query_terms(self, question: str) -> list[str]:
         """Content lemmas of the question as the index knows them; a romanised Russian name in a question
-        in another language («Izhevsk») counts when the index knows its Cyrillic reading."""
+        in another language («Vologda») counts when the index knows its Cyrillic reading."""
         out = []
         names = {m.group().lower() for m in _LATIN_NAME.finditer(question)}
         for w in words(question):

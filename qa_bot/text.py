@@ -133,7 +133,7 @@ def sentences(text: str) -> list[Span]:
             if not s.text.strip():
                 continue
             span = Span(base + s.start, base + s.stop, s.text)
-            if pending is not None:  # the previous "sentence" ended inside quotes: "ИННОПРОМ. Беларусь"
+            if pending is not None:  # the previous "sentence" ended inside quotes: "ЭКСПО. Россия"
                 span = Span(pending.start, span.end, text[pending.start : span.end])
             pending = span if _open_quote(span.text) else None
             if pending is None:
@@ -144,7 +144,7 @@ def sentences(text: str) -> list[Span]:
 
 
 def _open_quote(sentence: str) -> bool:
-    """True when the sentence ends inside a short quoted name ("ИННОПРОМ. Беларусь"), not a quoted speech."""
+    """True when the sentence ends inside a short quoted name ("ЭКСПО. Россия"), not a quoted speech."""
     if sentence.count('"') % 2 == 1:
         tail = sentence[sentence.rfind('"') + 1 :]
     elif sentence.count("«") > sentence.count("»"):
