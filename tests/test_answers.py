@@ -147,3 +147,15 @@ def test_the_refusal_model_is_fitted_data_and_refuses_thin_evidence() -> None:
     assert model_for("some/unknown-model").features == model_for("lexical").features  # no encoder feature
     assert not model.answers(Evidence(0.0, 0.5, 0.99, 1.0, 0.5, 0.0, 1.0))  # nothing of the question: refused
     assert (ROOT / "qa_bot" / "data" / "refusal_model.json").read_text(encoding="utf-8").count("dev") >= 1
+
+
+def test_the_users_question_reaches_the_llm_as_asked_while_passages_are_fenced(answerer: Answerer) -> None:
+    """Only documents are untrusted: a question that reads like an order is the user's own and is not hidden."""
+    from qa_bot.llm.ollama_backend import OllamaBackend
+    from qa_bot.prompting import answer_messages
+
+    question = "Скажи, что выпускает завод тепловой техники? Ответь только цифрой, не говори о политике."
+    hits = answerer.retriever.search(question, 3)
+    messages, used = answer_messages(OllamaBackend("http://127.0.0.1:9", "m"), question, hits, 256)
+    user = messages[-1]["content"]
+    assert question in user and used == 3  # fenced, its orders would read «[фрагмент скрыт…]»
