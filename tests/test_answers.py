@@ -159,3 +159,11 @@ def test_the_users_question_reaches_the_llm_as_asked_while_passages_are_fenced(a
     messages, used = answer_messages(OllamaBackend("http://127.0.0.1:9", "m"), question, hits, 256)
     user = messages[-1]["content"]
     assert question in user and used == 3  # fenced, its orders would read «[фрагмент скрыт…]»
+
+
+def test_recency_words_prefer_the_newest_documents(answerer: Answerer) -> None:
+    # both seeds speak of cooperation with Belarus; the newer one (7 October) comes first only when asked for
+    latest = answerer.answer("Последние новости о сотрудничестве с Белоруссией")
+    assert latest.passages[0].chunk.doc_id == ULYANOVSK
+    dates = [h.document.date for h in latest.passages]
+    assert dates.index("--10-07") < dates.index("2025-10-02")

@@ -187,3 +187,17 @@ def test_missing_index_repeats_index_dir(run, tmp_path: Path) -> None:
     result = run("--index-dir", str(other), "ask", "Кто министр экономики Удмуртии?")
     assert result.exit_code == 1
     assert f"qa-bot --index-dir {other} index" in result.output
+
+
+def test_since_and_until_narrow_ask_and_sources(run) -> None:
+    assert run("index").exit_code == 0
+    listed = run("sources", "--since", "2025-10-01", "--until", "2025-10-03").output
+    assert UDMURTIA in listed and ULYANOVSK not in listed and "1 documents" in listed
+    answer = json.loads(
+        run("ask", "--json", "--since", "2025-10-01", "--until", "2025-10-03", "На сколько вырос товарооборот?").output
+    )
+    assert {c["doc_id"] for c in answer["citations"]} == {UDMURTIA}
+    none = json.loads(run("ask", "--json", "--since", "2024-01-01", "--until", "2024-06-30", "Что писали?").output)
+    assert none["refused"] and "Документов за эти даты нет" in none["answer"]
+    bad = run("sources", "--since", "2025-10-05", "--until", "2025-10-01")
+    assert bad.exit_code == 2 and "позже конца" in bad.output
