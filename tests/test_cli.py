@@ -142,6 +142,7 @@ def test_chat_ctrl_c_says_goodbye(tmp_path: Path, docs: Path) -> None:
         assert banner.startswith("Готово"), banner
         time.sleep(0.5)  # now waiting in input()
         proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)  # stdin stays open: the chat must end by the signal, not by an end of input
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
