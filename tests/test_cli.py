@@ -134,8 +134,10 @@ def test_chat_ctrl_c_says_goodbye(tmp_path: Path, docs: Path) -> None:
 
     cmd, env = _python_cli(tmp_path, docs)
     assert subprocess.run([*cmd, "index"], cwd=tmp_path, env=env, capture_output=True, timeout=300).returncode == 0
+    # a job started in the background (as CI may run us) inherits an ignored SIGINT; a user's terminal does not
     proc = subprocess.Popen([*cmd, "chat"], cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         assert proc.stdout is not None
         banner = proc.stdout.readline()
