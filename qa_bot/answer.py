@@ -32,9 +32,16 @@ from .extractive import Extraction, extract_answer
 from .ingest import format_date
 from .llm import LLMBackend, Message
 from .metadata import about_documents, is_overview, overview
-from .prompting import REWRITE_MAX_TOKENS, answer_messages, first_line, plausible_rewrite, rewrite_messages, tidy
+from .prompting import (
+    REWRITE_MAX_TOKENS,
+    answer_messages,
+    first_line,
+    plausible_rewrite,
+    rewrite_messages,
+    tidy,
+)
 from .questions import answer_type, clean_question, is_russian, leans_on_history
-from .refusal import Evidence, model_for
+from .refusal import Evidence, RefusalModel, model_for
 from .retrieve import Hit, Retriever
 from .settings import RetrievalMode, Settings
 
@@ -397,7 +404,7 @@ class Answerer:
         )
 
     @property
-    def refusal_model(self):  # noqa: ANN201 - RefusalModel
+    def refusal_model(self) -> RefusalModel:
         return model_for(self.retriever.index.embedding_model)
 
     @property

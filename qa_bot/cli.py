@@ -9,8 +9,8 @@ import os
 import shlex
 import shutil
 import sys
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -297,7 +297,7 @@ def _chat(settings: Settings, backend: str | None, k: int | None) -> None:
 @friendly
 def sources(settings: Settings, as_json: bool, since: datetime | None, until: datetime | None) -> None:
     """List the indexed documents with title, date and chunk count (newest first with --since/--until)."""
-    from datetime import date
+    from datetime import date as day
 
     from .dates import date_in_ranges, period_query
     from .index import Index
@@ -305,7 +305,7 @@ def sources(settings: Settings, as_json: bool, since: datetime | None, until: da
     index = Index.load(settings.index_dir, settings)
     docs = list(index.documents.values())
     if since or until:
-        period = period_query(since.date() if since else None, until.date() if until else None, date.today())
+        period = period_query(since.date() if since else None, until.date() if until else None, day.today())
         if period.invalid:
             raise UsageError(period.invalid)
         docs = sorted((d for d in docs if date_in_ranges(d.date, period)), key=lambda d: d.date or "", reverse=True)

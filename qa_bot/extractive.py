@@ -164,7 +164,7 @@ def extract_answer(
             covered |= {t for t in wanted if _has(follower.terms, t)}
     while len(chosen) < max_sentences:
         # one more sentence only for what the first left out; another document must bring much more
-        def gain(c: Candidate) -> float:
+        def gain(c: Candidate, covered: set[str] = covered) -> float:
             own = _coverage(c.terms, scorer.wanted, covered) * c.weight
             return own if c.hit.chunk.doc_id == best.hit.chunk.doc_id else own - OTHER_DOCUMENT_PENALTY
 

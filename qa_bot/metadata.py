@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from . import messages
 from .citations import Citation, citation_for, passage_sentences
@@ -92,13 +91,11 @@ def about_documents(meta: MetaQuestion, hits: list[Hit]) -> tuple[str, list[Cita
 
 
 def _distinct_documents(hits: list[Hit]) -> list[Hit]:
-    seen: set[str] = set()
-    out = []
+    """The first hit of each document, in rank order."""
+    first: dict[str, Hit] = {}
     for h in hits:
-        if h.chunk.doc_id not in seen:
-            seen.add(h.chunk.doc_id)
-            out.append(replace(h))
-    return out
+        first.setdefault(h.chunk.doc_id, h)
+    return list(first.values())
 
 
 def _best_quote(hit: Hit, meta: MetaQuestion) -> str:

@@ -155,7 +155,7 @@ def _open_quote(sentence: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _morph():  # noqa: ANN202 - pymorphy3 has no type stubs
+def _morph():
     import pymorphy3
 
     return pymorphy3.MorphAnalyzer()

@@ -13,7 +13,13 @@ from qa_bot.answer import Answerer
 from qa_bot.citations import REFUSAL
 from qa_bot.embed import Embedder, load_embedder
 from qa_bot.index import update_index
-from qa_bot.questions import answer_type, clean_question, cyrillic_reading, leans_on_history, sentence_evidence
+from qa_bot.questions import (
+    answer_type,
+    clean_question,
+    cyrillic_reading,
+    leans_on_history,
+    sentence_evidence,
+)
 from qa_bot.refusal import Evidence, model_for
 from qa_bot.retrieve import Retriever
 from qa_bot.text import normalize_for_match

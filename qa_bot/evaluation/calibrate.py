@@ -42,7 +42,7 @@ def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> l
         answerer = Answerer(retriever, None, local)
         for g in items:
             text = g.question
-            query, context, hits = answerer._retrieve(text, list(g.history), local.top_k, None)  # noqa: SLF001
+            query, context, hits = answerer._retrieve(text, list(g.history), local.top_k, None)
             if is_russian(query) and retriever.unknown_names(query):
                 continue  # refused by the unknown-name rule before the policy is asked
             found = answerer.extraction(text, hits, context)
