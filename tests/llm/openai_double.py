@@ -18,7 +18,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from .ollama_double import ChatRequest, Reply, pieces, scripted
+from .ollama_double import ChatRequest, JsonHandler, Reply, pieces, scripted
 
 MODEL = "qwen2.5-7b-instruct"
 KEY = "sk-test-4f9c2d1e8b7a"
@@ -97,19 +97,8 @@ class LoopbackOpenAI:
 
 
 def _handler(fake: LoopbackOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _json(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    class Handler(JsonHandler):
+        content_type = "application/json"
 
         def _html_404(self) -> None:
             data = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
