@@ -414,7 +414,7 @@ class Answerer:
     def _similarity(self, question: str) -> Callable[[list[str]], np.ndarray]:
         """Encoder cosines of the question to sentences; sentence vectors are cached."""
         embedder = self.retriever.embedder
-        query = embedder.embed_query(question)
+        query = self.retriever.query_vector(question)
 
         def sims(texts: list[str]) -> np.ndarray:
             missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]

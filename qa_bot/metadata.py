@@ -43,11 +43,7 @@ def _first_chunks(retriever: Retriever, doc_ids: Sequence[str], k: int) -> list[
     """A hit for the opening passage of each document (best dated first)."""
     index = retriever.index
     firsts: dict[str, Hit] = {}
-    wanted = set(doc_ids)
-    for row in range(index.chunk_count):
-        chunk = index.chunk(row)
-        if chunk.doc_id not in wanted:
-            continue
+    for chunk in index.chunks_of(doc_ids):
         if chunk.doc_id not in firsts or chunk.start < firsts[chunk.doc_id].chunk.start:
             firsts[chunk.doc_id] = Hit(chunk=chunk, document=index.documents[chunk.doc_id], score=1.0, relevance=1.0)
     ordered = sorted(firsts.values(), key=lambda h: (h.document.date or "", h.document.title), reverse=True)

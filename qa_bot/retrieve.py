@@ -10,6 +10,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from .embed import Embedder
 from .index import DocumentInfo, Index, StoredChunk
 from .questions import cyrillic_reading
@@ -17,6 +19,7 @@ from .settings import RetrievalMode
 from .text import STOP_WORDS, is_dictionary_word, lemma, words
 
 CANDIDATES = 50
+QUERY_CACHE = 64  # question vectors kept per retriever
 _LATIN_NAME = re.compile(r"\b[A-Z][a-z]{3,}")  # a capitalised Latin word: maybe a romanised Russian name
 _NAME = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яёA-ZА-ЯЁ]{2,}\b")
 
@@ -49,6 +52,7 @@ class Retriever:
         self._embedder = embedder
         self.mode = mode
         self.dense_weight = dense_weight
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -57,6 +61,16 @@ class Retriever:
                 raise RuntimeError("dense retrieval needs an embedder")
             self._embedder = self._embedder()
         return self._embedder
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The encoder's vector of a question; the last few are kept (retrieval and sentence choice both need it)."""
+        cached = self._query_vectors.get(text)
+        if cached is None:
+            cached = self.embedder.embed_query(text)
+            if len(self._query_vectors) >= QUERY_CACHE:
+                self._query_vectors.clear()
+            self._query_vectors[text] = cached
+        return cached
 
     @property
     def embedder_loaded(self) -> bool:
@@ -156,7 +170,7 @@ class Retriever:
         if mode in ("bm25", "hybrid"):
             bm25 = dict(self.index.lexical_search(terms, pool, doc_ids))
         if mode in ("dense", "hybrid"):
-            dense = dict(self.index.dense_search(self.embedder.embed_query(question), pool, doc_ids))
+            dense = dict(self.index.dense_search(self.query_vector(question), pool, doc_ids))
         fused = self._fuse(bm25, dense, mode)
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         idf = self._idf(terms)

@@ -63,6 +63,12 @@ class BaselineRetriever:
     def chunk(self, row: int) -> StoredChunk:
         return self.chunks[row]
 
+    def query_vector(self, text: str) -> np.ndarray:
+        return self.embedder.embed_query(text)
+
+    def chunks_of(self, doc_ids: Sequence[str]) -> list[StoredChunk]:
+        return [c for c in self.chunks if c.doc_id in doc_ids]
+
     def knows(self, term: str) -> bool:
         return term in self._vocabulary
 
