@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 CHUNKS_PER_DOC = 10
 TERMS_PER_CHUNK = 60
 VOCABULARY = 200_000
-QUERIES = 200
+QUERIES = 200  # hybrid questions per store (--queries)
 
 
 def peak_rss_mb() -> float:
@@ -58,10 +58,11 @@ def synthetic_chunks(first_doc: int, n_chunks: int, first_id: int, seed: int):
 
     rng = np.random.default_rng(seed)
     ranks = np.minimum(rng.zipf(1.15, size=(n_chunks, TERMS_PER_CHUNK)), VOCABULARY) - 1
+    names = [f"w{r:x}" for r in range(VOCABULARY)]  # shared strings: 1M chunks fit in a few GB
     chunks = []
     for i in range(n_chunks):
         doc = f"doc{first_doc + i // CHUNKS_PER_DOC:07d}"
-        terms = tuple(f"w{int(r):x}" for r in ranks[i])
+        terms = tuple(names[r] for r in ranks[i].tolist())
         text = " ".join(terms)
         j = i % CHUNKS_PER_DOC
         chunks.append(StoredChunk(f"{doc}#{j}", doc, j, j * 500, j * 500 + len(text), text,
@@ -112,7 +113,7 @@ def worker_build(store: str, workdir: Path, n: int, dim: int) -> dict:
     return {"build_s": seconds, "data_s": made, "chunks": index.chunk_count, "peak_rss_mb": peak_rss_mb()}
 
 
-def worker_query(store: str, workdir: Path, n: int, dim: int) -> dict:
+def worker_query(store: str, workdir: Path, n: int, dim: int, queries: int = QUERIES) -> dict:
     from qa_bot.embed import Embedder
     from qa_bot.index import Index
     from qa_bot.retrieve import Retriever
@@ -136,7 +137,7 @@ def worker_query(store: str, workdir: Path, n: int, dim: int) -> dict:
     retriever = Retriever(index, RandomQueries(), mode="hybrid")
     rng = np.random.default_rng(4)
     questions = [
-        " ".join(f"w{int(r):x}" for r in np.minimum(rng.zipf(1.3, 4), 5000) - 1) for _ in range(QUERIES)
+        " ".join(f"w{int(r):x}" for r in np.minimum(rng.zipf(1.3, 4), 5000) - 1) for _ in range(queries)
     ]
     retriever.search(questions[0], 5)  # first query pays lazy set-ups (document frequencies)
     times = []
@@ -147,7 +148,7 @@ def worker_query(store: str, workdir: Path, n: int, dim: int) -> dict:
         assert hits, q
     some = sorted(index.documents)[:20]
     filtered = []
-    for q in questions[:50]:
+    for q in questions[:50]:  # at most 50
         t = time.perf_counter()
         retriever.search(q, 5, doc_ids=some)
         filtered.append(time.perf_counter() - t)
@@ -179,9 +180,9 @@ def worker_update(store: str, workdir: Path, n: int, dim: int) -> dict:
 WORKERS = {"build": worker_build, "query": worker_query, "update": worker_update}
 
 
-def run(phase: str, store: str, workdir: Path, n: int, dim: int, timeout: float) -> dict:
+def run(phase: str, store: str, workdir: Path, n: int, dim: int, timeout: float, queries: int = QUERIES) -> dict:
     cmd = [sys.executable, __file__, "--worker", phase, "--store", store, "--workdir", str(workdir),
-           "--chunks", str(n), "--dim", str(dim)]  # fmt: skip
+           "--chunks", str(n), "--dim", str(dim), "--queries", str(queries)]  # fmt: skip
     env = os.environ | {"OMP_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     if done.returncode:
@@ -203,25 +204,34 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Rewrite the section in BENCHMARKS.md.")
     parser.add_argument("--worker", choices=list(WORKERS))
     parser.add_argument("--store")
+    parser.add_argument("--queries", type=int, default=QUERIES, help="Hybrid questions per store.")
+    parser.add_argument("--save", type=Path, help="Also write the measured rows to this JSON file.")
+    parser.add_argument("--add", type=Path, action="append", default=[],
+                        help="Report rows saved by an earlier run (--save) next to this run's.")  # fmt: skip
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.store, args.workdir, args.chunks, args.dim)))
+        extra = {"queries": args.queries} if args.worker == "query" else {}
+        print(json.dumps(WORKERS[args.worker](args.store, args.workdir, args.chunks, args.dim, **extra)))
         return
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     results: dict[str, dict] = {}
+    for earlier in args.add:
+        results |= json.loads(earlier.read_text(encoding="utf-8"))
     for store in args.stores.split(","):
         row: dict[str, object] = {}
         for phase in ("build", "query", "update"):
             print(f"{store}: {phase} at {args.chunks:,} chunks…", file=sys.stderr, flush=True)
-            out = run(phase, store, args.workdir, args.chunks, args.dim, args.timeout)
+            out = run(phase, store, args.workdir, args.chunks, args.dim, args.timeout, args.queries)
             row[phase] = out
             print(f"  {out}", file=sys.stderr, flush=True)
             if "error" in out:
                 break
             if phase == "build":
                 row["disk_mb"] = folder_bytes(args.workdir / store) / 1e6
-        results[store] = row
+        results[store] = row | {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "queries": args.queries}
+        if args.save:
+            args.save.write_text(json.dumps({s: results[s] for s in args.stores.split(",") if s in results}), "utf-8")
     section = report(results, args.chunks, args.dim)
     print(section)
     if args.write:
