@@ -252,7 +252,7 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
             )
             continue
         rows.append([
-            "FAISS-HNSW + bm25s + chunks.jsonl" if store == "faiss" else "Milvus Lite (BM25 function + HNSW)",
+            "FAISS-HNSW + segments (SQLite chunks, BM25 postings)" if store == "faiss" else "Milvus Lite (BM25 function + HNSW)",
             f"{b['build_s']:.0f} s", f"{r['disk_mb']:.0f} MB", f"{b['peak_rss_mb']:.0f} MB",
             f"{q['p50_ms']:.1f} ms", f"{q['p95_ms']:.1f} ms", f"{q['filtered_p95_ms']:.1f} ms",
             f"{q['peak_rss_mb']:.0f} MB", f"{u['update_s']:.1f} s", f"{100 * u['update_s'] / b['build_s']:.1f} %",

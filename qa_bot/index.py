@@ -8,14 +8,17 @@ CURRENT just before the switch), and `Index.load` retries once when CURRENT move
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,14 +39,16 @@ from .errors import (
     QaBotError,
 )
 from .ingest import SUPPORTED_SUFFIXES, Document, format_date
-from .lexical import LexicalIndex
+from .lexical import idf
+from .segments import FOLDER as SEGMENTS
+from .segments import Segment, merge_plan, vector_kind, write_segment
 from .settings import Settings
-from .store import FaissStore, VectorStore, make_vector_store
 from .text import lemmas
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: segments (SQLite chunks, per-segment BM25 and vectors); 1 had one chunks.jsonl
+MILVUS_FORMATS = (1, 2)  # a Milvus generation is laid out as it was in format 1
 CURRENT = "CURRENT"
 RUN_INDEX = "Run: qa-bot index"
 KEEP_RETIRED = 1  # retired generations always kept besides the current one
@@ -145,6 +150,8 @@ def read_manifest(index_dir: Path) -> tuple[Path, dict]:
             f"The index manifest in {folder} cannot be read ({type(exc).__name__}: {exc}).",
             "Rebuild it: qa-bot index --rebuild",
         ) from exc
+    if manifest.get("store") == "milvus" and manifest.get("format_version") in MILVUS_FORMATS:
+        manifest["format_version"] = FORMAT_VERSION
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorruptError(
             f"The index in {index_dir} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}.",
@@ -163,101 +170,119 @@ def _write_json_atomic(path: Path, data: object) -> None:
 class Index:
     """A loaded, read-only generation of the index.
 
-    This class is the embedded store: vectors in a VectorStore (FAISS), BM25 in a LexicalIndex,
-    chunk metadata in chunks.jsonl. `MilvusIndex` (milvus_store.py) implements the same read
-    interface and `with_changes` over a Milvus collection; retrieval uses only that interface.
+    This class is the embedded store: immutable segments (segments.py), each with its chunks in
+    SQLite, BM25 postings and FAISS vectors, minus the documents the generation deleted from them.
+    A chunk's key (`row` below) is its vector id, stable across generations. `MilvusIndex`
+    (milvus_store.py) implements the same read interface and `with_changes` over a Milvus
+    collection; retrieval uses only that interface.
     """
 
     STORE = "faiss"
+    CACHE = 4096  # chunks kept after a lookup (a question reads a few dozen)
 
-    def __init__(
-        self,
-        folder: Path | None,
-        manifest: dict,
-        documents: dict[str, DocumentInfo],
-        chunks: list[StoredChunk],
-        store: VectorStore,
-        lexical: LexicalIndex,
-    ) -> None:
+    def __init__(self, folder: Path | None, manifest: dict, documents: dict[str, DocumentInfo],
+                 segments: Sequence[Segment]) -> None:  # fmt: skip
         self.folder = folder
         self.manifest = manifest
         self.documents = documents
-        self.chunks = chunks
-        self.store = store
-        self.lexical = lexical
-        self.row_of_vector = {c.vector_id: row for row, c in enumerate(chunks)}
+        self.segments = sorted(segments, key=lambda s: s.first_id)
+        self._firsts = [s.first_id for s in self.segments]
+        self._segment_of_doc = {d: s for s in self.segments for d in s.spans}
+        self._cache: OrderedDict[int, StoredChunk] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- the read interface retrieval uses (a server-backed store implements the same) -------
 
     @property
     def chunk_count(self) -> int:
-        return len(self.chunks)
+        return sum(s.live for s in self.segments)
+
+    def _segment(self, row: int) -> Segment:
+        i = bisect.bisect_right(self._firsts, row) - 1
+        if i < 0 or row - self.segments[i].first_id >= self.segments[i].size:
+            raise KeyError(f"chunk {row} is not in this index")
+        return self.segments[i]
 
     def chunk(self, row: int) -> StoredChunk:
-        """The chunk stored under `row` (the key the searches below return)."""
-        return self.chunks[row]
+        """The chunk stored under `row` (the key the searches below return), read from disk."""
+        with self._cache_lock:
+            if row in self._cache:
+                self._cache.move_to_end(row)
+                return self._cache[row]
+        segment = self._segment(row)
+        (found,) = _stored(segment, segment.rows(row - segment.first_id, 1))
+        with self._cache_lock:
+            self._cache[row] = found
+            while len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
+        return found
 
     def knows(self, term: str) -> bool:
         """True when some chunk contains the lemma `term`."""
-        return self.lexical.knows(term)
-
-    @property
-    def vocabulary(self) -> list[str]:
-        return self.lexical.vocabulary
-
-    def document_frequency(self) -> dict[str, int]:
-        """How many chunks contain each lemma."""
-        return self.lexical.document_frequency()
+        return any(term in s.postings.term_id for s in self.segments)
 
     @cached_property
-    def _rows_of_doc(self) -> dict[str, np.ndarray]:
-        rows: dict[str, list[int]] = {}
-        for row, c in enumerate(self.chunks):
-            rows.setdefault(c.doc_id, []).append(row)
-        return {d: np.array(r, dtype=np.int64) for d, r in rows.items()}
+    def vocabulary(self) -> list[str]:
+        if len(self.segments) == 1:
+            return self.segments[0].postings.vocabulary
+        return list(dict.fromkeys(t for s in self.segments for t in s.postings.vocabulary))
 
-    def _allowed_rows(self, doc_ids: Collection[str]) -> np.ndarray:
-        parts = [self._rows_of_doc[d] for d in set(doc_ids) if d in self._rows_of_doc]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    def document_frequency(self) -> dict[str, int]:
+        """How many chunks contain each lemma (chunks of deleted documents count until their segment
+        is merged: a small, temporary overestimate)."""
+        return dict(self._frequencies)
+
+    @cached_property
+    def _frequencies(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for s in self.segments:
+            for t, n in s.postings.frequencies().items():
+                total[t] = total.get(t, 0) + n
+        return total
+
+    def _allowed(self, segment: Segment, doc_ids: Collection[str] | None) -> np.ndarray | None:
+        return segment.allowed_rows(
+            None if doc_ids is None else [d for d in doc_ids if self._segment_of_doc.get(d) is segment]
+        )
 
     def lexical_search(
         self, terms: Sequence[str], k: int, doc_ids: Collection[str] | None = None
     ) -> list[tuple[int, float]]:
         """(row, BM25 score) of the k best chunks with a positive score, best first; only chunks of
         `doc_ids` when given (the filter applies before the top k is cut)."""
-        if doc_ids is None:
-            scores, rows = self.lexical.search(terms, k)
-            return [(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
-        allowed = self._allowed_rows(doc_ids)
-        if not len(allowed) or k < 1:
+        n = self.chunk_count
+        if k < 1 or not n:
             return []
-        scores = self.lexical.scores(terms)
-        if not len(scores):
+        df = {t: sum(s.postings.document_frequency(t) for s in self.segments) for t in set(terms)}
+        # a deleted document's chunks count in df until their segment is merged: never above n
+        weighted = [(t, idf(n, min(df[t], n))) for t in terms if df[t]]
+        if not weighted:
             return []
-        sub = scores[allowed]
-        top = np.argsort(-sub, kind="stable")[:k]
-        return [(int(allowed[i]), float(sub[i])) for i in top if sub[i] > 0]
+        found = [hit for s in self.segments for hit in s.lexical(weighted, k, self._allowed(s, doc_ids))]
+        return sorted(found, key=lambda h: (-h[1], h[0]))[:k]
 
     def dense_search(
         self, vector: np.ndarray, k: int, doc_ids: Collection[str] | None = None
     ) -> list[tuple[int, float]]:
         """(row, cosine) of the k nearest chunks, best first; only chunks of `doc_ids` when given."""
-        ids = None
-        if doc_ids is not None:
-            allowed = self._allowed_rows(doc_ids)
-            if not len(allowed):
-                return []
-            ids = np.array([self.chunks[r].vector_id for r in allowed], dtype=np.int64)
-        scores, found = self.store.search(vector, k, ids)
-        return [
-            (self.row_of_vector[int(v)], float(s))
-            for s, v in zip(scores[0], found[0], strict=True)
-            if v >= 0 and int(v) in self.row_of_vector
-        ]
+        if k < 1:
+            return []
+        found = [hit for s in self.segments for hit in s.dense(vector, k, self._allowed(s, doc_ids))]
+        return sorted(found, key=lambda h: (-h[1], h[0]))[:k]
+
+    def all_chunks(self) -> list[StoredChunk]:
+        """Every stored chunk, in row order (reads the whole collection: for tools and tests)."""
+        return self.chunks_of(self.documents)
 
     def chunks_of(self, doc_ids: Collection[str]) -> list[StoredChunk]:
-        """Every stored chunk of these documents."""
-        return [self.chunks[int(r)] for r in self._allowed_rows(doc_ids)]
+        """Every stored chunk of these documents, in row order."""
+        out: list[StoredChunk] = []
+        for d in set(doc_ids):
+            segment = self._segment_of_doc.get(d)
+            if segment is not None:
+                span = segment.spans[d]
+                out += _stored(segment, segment.rows(span.first, span.count))
+        return sorted(out, key=lambda c: c.vector_id)
 
     # -- generations ---------------------------------------------------------------------------
 
@@ -277,7 +302,7 @@ class Index:
             from .milvus_store import MilvusIndex
 
             return MilvusIndex.empty(settings, manifest)
-        return cls(None, manifest, {}, [], make_vector_store(dimension), LexicalIndex.build([]))
+        return cls(None, manifest, {}, [])
 
     @classmethod
     def load(cls, index_dir: Path, settings: Settings | None = None) -> Index:
@@ -308,27 +333,24 @@ class Index:
                 from .milvus_store import MilvusIndex
 
                 return MilvusIndex.open(folder, manifest, documents, settings or Settings())
-            chunks = []
-            with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
-                for line in fh:
-                    row = json.loads(line)
-                    row["terms"] = tuple(row["terms"])
-                    chunks.append(StoredChunk(**row))
-            store = FaissStore.load(
-                folder, int(manifest["embedding_dimension"]), str(manifest.get("faiss_kind", "flat"))
-            )
-            lexical = LexicalIndex.load(folder, len(chunks))
+            segments = [
+                Segment(index_dir / SEGMENTS / s["name"], s.get("dead", ())) for s in manifest["segments"]
+            ]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexCorruptError(
                 f"The index in {folder} is damaged or incomplete ({type(exc).__name__}: {exc}).",
                 "Rebuild it: qa-bot index --rebuild",
             ) from exc
-        if len(store) < len(chunks) or (store.kind == "flat" and len(store) != len(chunks)):
+        index = cls(folder, manifest, documents, segments)
+        if index.chunk_count != int(manifest.get("chunks", -1)) or set(index._segment_of_doc) != set(
+            documents
+        ):
             raise IndexCorruptError(
-                f"The index in {folder} is inconsistent ({len(store)} vectors for {len(chunks)} chunks).",
+                f"The index in {folder} is inconsistent ({index.chunk_count} chunks in its segments, "
+                f"the manifest says {manifest.get('chunks')}).",
                 "Rebuild it: qa-bot index --rebuild",
             )
-        return cls(folder, manifest, documents, chunks, store, lexical)
+        return index
 
     def with_changes(
         self,
@@ -339,28 +361,51 @@ class Index:
         documents: dict[str, DocumentInfo],
         manifest: dict,
     ) -> Index:
-        """This index without the chunks of `gone`, plus `new_chunks`, written as the new generation."""
-        kept = [c for c in self.chunks if c.doc_id not in gone]
-        self.store.remove(np.array([c.vector_id for c in self.chunks if c.doc_id in gone], dtype=np.int64))
-        self.store.add(np.array([c.vector_id for c in new_chunks], dtype=np.int64), vectors)
-        chunks = kept + new_chunks
-        store = self.store.fitted(
-            settings.faiss_index, np.array([c.vector_id for c in chunks], dtype=np.int64)
-        )
-        manifest = manifest | {"faiss_kind": store.kind, "chunks": len(chunks)}
-        result = Index(
-            None, manifest, documents, chunks, store, LexicalIndex.build([c.terms for c in chunks])
-        )
+        """This index without the chunks of `gone`, plus `new_chunks`, written as the new generation.
+
+        Only `new_chunks` are written (one new segment) and the old chunks of `gone` become
+        tombstones; small segments are merged when a size tier fills up (segments.merge_plan).
+        """
+        root = settings.index_dir / SEGMENTS
+        dead: dict[str, set[str]] = {}
+        for d in gone | {c.doc_id for c in new_chunks}:
+            if d in self._segment_of_doc:
+                dead.setdefault(self._segment_of_doc[d].name, set()).add(d)
+        segments = [s.without(dead[s.name]) if s.name in dead else s for s in self.segments]
+        segments = [s for s in segments if s.live]
+        live = sum(s.live for s in segments) + len(new_chunks)
+        terms = sum(s.live_terms for s in segments) + sum(len(c.terms) for c in new_chunks)
+        avgdl = terms / live if live else 1.0
+        next_id = int(manifest["next_id"])
+        if new_chunks:
+            first = new_chunks[0].vector_id
+            if [c.vector_id for c in new_chunks] != list(range(first, first + len(new_chunks))):
+                raise ValueError("new chunks must have consecutive vector ids")
+            name = write_segment(
+                root, new_chunks, vectors, first, vector_kind(settings.faiss_index, len(new_chunks)), avgdl
+            )
+            segments.append(Segment(root / name))
+        merging = merge_plan(segments)
+        if len(merging) > 1 or any(s.dead_docs for s in merging):
+            merged, next_id = _merge(root, merging, next_id, settings, avgdl)
+            segments = [s for s in segments if s not in merging] + ([merged] if merged is not None else [])
+        largest = max(segments, key=lambda s: s.live, default=None)
+        manifest = manifest | {
+            "next_id": next_id,
+            "chunks": live,
+            "faiss_kind": largest.kind if largest is not None else vector_kind(settings.faiss_index, 0),
+            "segments": [
+                {"name": s.name, "dead": sorted(s.dead_docs)}
+                for s in sorted(segments, key=lambda s: s.first_id)
+            ],
+        }
+        result = Index(None, manifest, documents, segments)
         result.save(settings.index_dir)
         return result
 
     def _write_payload(self, folder: Path) -> None:
-        """Everything but documents.json and the manifest, into a new generation's folder."""
-        with (folder / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-            for c in self.chunks:
-                fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
-        self.store.save(folder)
-        self.lexical.save(folder)
+        """Everything but documents.json and the manifest, into a new generation's folder (the
+        embedded store's data lives in its segments, written before the generation)."""
 
     def save(self, index_dir: Path) -> Path:
         """Write this index as a new generation and make it current (atomic switch)."""
@@ -393,6 +438,58 @@ class Index:
             os.utime(index_dir / previous)  # its mtime now says when it stopped being current
         _remove_old_generations(index_dir, keep=name)
         return self.folder
+
+
+def _stored(segment: Segment, rows: list[tuple]) -> list[StoredChunk]:
+    return [
+        StoredChunk(
+            chunk_id,
+            doc_id,
+            idx,
+            start,
+            end,
+            text,
+            vector_id=segment.first_id + row,
+            terms=tuple(terms.split()),
+        )
+        for row, chunk_id, doc_id, idx, start, end, text, terms in rows
+    ]
+
+
+def _merge(
+    root: Path, merging: list[Segment], next_id: int, settings: Settings, avgdl: float
+) -> tuple[Segment | None, int]:
+    """One new segment with the live chunks of `merging` (new vector ids from `next_id`), and the next free id."""
+    chunks: list[StoredChunk] = []
+    vectors: list[np.ndarray] = []
+    for segment in sorted(merging, key=lambda s: s.first_id):
+        live = np.ones(segment.size, dtype=bool)
+        live[segment.dead_rows] = False
+        rows = [r for r in segment.all_rows() if live[r[0]]]
+        for c in _stored(segment, rows):
+            chunks.append(replace(c, vector_id=next_id + len(chunks)))
+        vectors.append(segment.vectors(np.array([r[0] for r in rows], dtype=np.int64)))
+    if not chunks:
+        return None, next_id
+    name = write_segment(
+        root, chunks, np.concatenate(vectors), next_id, vector_kind(settings.faiss_index, len(chunks)), avgdl
+    )
+    log.info("merged %d index segments into %s (%d chunks)", len(merging), name, len(chunks))
+    return Segment(root / name), next_id + len(chunks)
+
+
+def _segments_intact(index_dir: Path, manifest: dict) -> bool:
+    """True when every segment the manifest lists is on disk with the file sizes it was written with."""
+    for entry in manifest.get("segments", ()):
+        folder = index_dir / SEGMENTS / str(entry.get("name"))
+        try:
+            meta = json.loads((folder / Segment.META).read_text(encoding="utf-8"))
+            have = {p.name: p.stat().st_size for p in folder.iterdir() if p.name != Segment.META}
+        except (OSError, ValueError):
+            return False
+        if not isinstance(meta, dict) or meta.get("sizes") != have:
+            return False
+    return True
 
 
 def _sizes(folder: Path) -> dict[str, int]:
@@ -433,6 +530,24 @@ def _remove_old_generations(index_dir: Path, keep: str) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+    _remove_unused_segments(index_dir)
+
+
+def _remove_unused_segments(index_dir: Path) -> None:
+    """Delete segments no generation left on disk lists (merged away, or written by an interrupted
+    writer); the caller holds the writer lock."""
+    root = index_dir / SEGMENTS
+    if not root.is_dir():
+        return
+    used: set[str] = set()
+    for gen in index_dir.iterdir():
+        if gen.is_dir() and gen.name.startswith("gen-"):
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+                manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+                used |= {str(s["name"]) for s in manifest.get("segments", ())}
+    for path in root.iterdir():
+        if path.name not in used:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -711,7 +826,7 @@ def _previous_manifest(
     if rebuild:
         return folder, manifest, False
     check_manifest(manifest, settings, folder)
-    if _sizes(folder) != manifest.get("sizes"):
+    if _sizes(folder) != manifest.get("sizes") or not _segments_intact(settings.index_dir, manifest):
         report.warnings.append(
             f"The index in {folder} is damaged or incomplete. Rebuilding it from the documents."
         )

@@ -1,84 +1,114 @@
-"""Stage 4b: the lexical index: BM25 (bm25s) over Russian lemmas (pymorphy3)."""
+"""Stage 4b: the lexical index: BM25 over Russian lemmas (pymorphy3), one postings file per segment.
+
+Each segment of the embedded index (segments.py) keeps compressed-row postings of its own chunks:
+for every lemma the local rows holding it and their BM25 term weight
+`tf / (tf + k1 * (1 - b + b * dl / avgdl))` (Lucene's formula, as bm25s computes it), with `avgdl`
+of the whole collection when the segment was written. The inverse document frequency is applied at
+query time from the document frequencies of all segments, so adding or dropping one document writes
+only a small new segment instead of re-indexing every chunk. Arrays are memory-mapped: a question
+reads only the postings of its own lemmas.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+import json
+import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from .errors import IndexCorruptError
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+K1 = 1.2
+B = 0.75
 
 
-class LexicalIndex:
-    """BM25 over pre-lemmatised passages; rows are in the order the token lists were given."""
+def idf(n: int, df: int) -> float:
+    """Lucene's BM25 idf for a lemma found in `df` of `n` chunks."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    FOLDER = "bm25"
 
-    def __init__(self, model: bm25s.BM25 | None, size: int) -> None:
-        self.model = model
-        self.size = size
+class Postings:
+    """BM25 postings of one segment: lemma -> (local rows, term weights without idf)."""
+
+    VOCABULARY = "vocabulary.json"
+    ARRAYS = ("indptr", "rows", "weights")
+
+    def __init__(
+        self, vocabulary: list[str], indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.term_id = {t: i for i, t in enumerate(vocabulary)}
+        self.indptr = indptr
+        self.rows = rows
+        self.weights = weights
 
     @classmethod
-    def build(cls, corpus_tokens: Sequence[Sequence[str]]) -> LexicalIndex:
-        if not corpus_tokens:
-            return cls(None, 0)
-        model = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
-        model.index([list(tokens) for tokens in corpus_tokens], show_progress=False)
-        return cls(model, len(corpus_tokens))
+    def build(cls, corpus: Sequence[Sequence[str]], avgdl: float) -> Postings:
+        """Postings of `corpus` (row i = corpus[i], a chunk's lemmas in order) for a collection whose
+        mean chunk length is `avgdl` lemmas."""
+        term_id: dict[str, int] = {}
+        lengths = np.fromiter((len(tokens) for tokens in corpus), dtype=np.int64, count=len(corpus))
+        tokens = np.fromiter(
+            (term_id.setdefault(t, len(term_id)) for chunk in corpus for t in chunk),
+            dtype=np.int64,
+            count=int(lengths.sum()),
+        )
+        n = max(len(corpus), 1)
+        rows_of_tokens = np.repeat(np.arange(len(corpus), dtype=np.int64), lengths)
+        keys, tf = np.unique(tokens * n + rows_of_tokens, return_counts=True)  # by lemma, then row
+        terms, rows = np.divmod(keys, n)
+        norm = K1 * (1 - B + B * lengths[rows] / max(avgdl, 1e-9))
+        weights = (tf / (tf + norm)).astype(np.float32)
+        indptr = np.zeros(len(term_id) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(term_id)), out=indptr[1:])
+        return cls(list(term_id), indptr, rows.astype(np.int32), weights)
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every row for the query's lemmas (zeros when no lemma is known)."""
-        if self.model is None:
-            return np.zeros(0, dtype=np.float32)
-        ids = self.model.get_tokens_ids(list(query_tokens))
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
+    def document_frequency(self, term: str) -> int:
+        i = self.term_id.get(term)
+        return 0 if i is None else int(self.indptr[i + 1] - self.indptr[i])
 
-    def knows(self, token: str) -> bool:
-        return self.model is not None and token in self.model.vocab_dict
+    def frequencies(self) -> dict[str, int]:
+        df = np.diff(self.indptr)
+        return {t: int(df[i]) for i, t in enumerate(self.vocabulary)}
 
-    @property
-    def vocabulary(self) -> list[str]:
-        return [t for t in self.model.vocab_dict if t] if self.model is not None else []
-
-    def document_frequency(self) -> dict[str, int]:
-        """How many rows contain each term."""
-        if self.model is None:
-            return {}
-        df = np.diff(np.asarray(self.model.scores["indptr"]))
-        return {t: int(df[i]) for t, i in self.model.vocab_dict.items() if t and i < len(df)}
-
-    def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows) of the k best rows, best first, rows with score 0 left out."""
-        scores = self.scores(query_tokens)
-        if not len(scores):
-            return scores, np.zeros(0, dtype=np.int64)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return scores[top], top.astype(np.int64)
+    def scores(self, weighted_terms: Iterable[tuple[str, float]], size: int) -> np.ndarray:
+        """BM25 score of each of the segment's `size` rows; `weighted_terms` are (lemma, idf), a lemma
+        given twice counting twice (as bm25s does)."""
+        rows: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for term, w in weighted_terms:
+            i = self.term_id.get(term)
+            if i is None:
+                continue
+            lo, hi = int(self.indptr[i]), int(self.indptr[i + 1])
+            rows.append(self.rows[lo:hi])
+            weights.append(self.weights[lo:hi] * np.float32(w))
+        if not rows:
+            return np.zeros(size, dtype=np.float32)
+        return np.bincount(np.concatenate(rows), np.concatenate(weights), minlength=size).astype(np.float32)
 
     def save(self, folder: Path) -> None:
-        if self.model is None:
-            return
-        self.model.save(str(folder / self.FOLDER), show_progress=False)
+        (folder / self.VOCABULARY).write_text(
+            json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8"
+        )
+        for name in self.ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name))
 
     @classmethod
-    def load(cls, folder: Path, size: int) -> LexicalIndex:
-        if size == 0:
-            return cls(None, 0)
+    def load(cls, folder: Path) -> Postings:
         try:
-            model = bm25s.BM25.load(str(folder / cls.FOLDER), show_progress=False, verbosity=0)
-        except (OSError, ValueError, KeyError) as exc:
+            vocabulary = json.loads((folder / cls.VOCABULARY).read_text(encoding="utf-8"))
+            arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in cls.ARRAYS]
+        except (OSError, ValueError) as exc:
             raise IndexCorruptError(
-                f"The BM25 index in {folder / cls.FOLDER} cannot be read ({exc}).",
-                "Rebuild it: qa-bot index --rebuild",
+                f"The BM25 postings in {folder} cannot be read ({type(exc).__name__}: {exc}).",
+                "Rebuild the index: qa-bot index --rebuild",
             ) from exc
-        return cls(model, size)
+        if len(arrays[0]) != len(vocabulary) + 1 or len(arrays[1]) != len(arrays[2]):
+            raise IndexCorruptError(
+                f"The BM25 postings in {folder} are inconsistent.",
+                "Rebuild the index: qa-bot index --rebuild",
+            )
+        return cls(vocabulary, *arrays)

@@ -33,10 +33,11 @@ class VectorStore(ABC):
 
     @abstractmethod
     def search(
-        self, queries: np.ndarray, k: int, ids: np.ndarray | None = None
+        self, queries: np.ndarray, k: int, ids: np.ndarray | None = None, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of shape (n_queries, k), best first; missing hits have id -1. With `ids`,
-        only those vectors are candidates (the filter applies before the top k is cut)."""
+        only those vectors are candidates, with `exclude` all but those (filters apply before the
+        top k is cut)."""
 
     @abstractmethod
     def vectors(self, ids: np.ndarray) -> np.ndarray:
@@ -115,11 +116,20 @@ class FaissStore(VectorStore):
         return rebuilt
 
     def search(
-        self, queries: np.ndarray, k: int, ids: np.ndarray | None = None
+        self, queries: np.ndarray, k: int, ids: np.ndarray | None = None, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         faiss.omp_set_num_threads(1)  # per calling thread: the bot searches from worker threads
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self))) if len(self) else 1
+        if ids is None and exclude is not None and len(exclude):
+            hidden = faiss.IDSelectorBatch(np.ascontiguousarray(exclude, dtype=np.int64))
+            selector = faiss.IDSelectorNot(hidden)
+            params = (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, k))
+                if self.kind == "hnsw"
+                else faiss.SearchParameters(sel=selector)
+            )
+            return self.index.search(queries, k, params=params)
         if ids is None:
             return self.index.search(queries, k)
         ids = np.ascontiguousarray(ids, dtype=np.int64)

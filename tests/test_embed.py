@@ -50,7 +50,7 @@ def test_transformer_model_path_with_prefixes(tmp_path: Path, docs: Path, monkey
     plain = load_embedder(make_settings(tmp_path, embedding_model=str(minilm_path())))
     assert not np.allclose(embedder.embed_query("buses"), plain.embed_query("buses"))
     index, report = update_index(settings, embedder)
-    assert report.embedded_chunks == len(index.chunks) and index.manifest["embedding_dimension"] == 384
+    assert report.embedded_chunks == index.chunk_count and index.manifest["embedding_dimension"] == 384
     hits = Retriever(Index.load(settings.index_dir), embedder).search("МАЗ автобусы Удмуртия", 3, "dense")
     assert len(hits) == 3 and all(-1.0 <= h.dense <= 1.0 for h in hits)
 

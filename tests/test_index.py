@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -26,25 +27,32 @@ class CountingEmbedder(Embedder):
         return self.inner._embed(texts, query=query)
 
 
+def vector_count(index: Index) -> int:
+    return sum(len(s.store) for s in index.segments)
+
+
 def test_build_then_incremental_updates(docs: Path, settings_factory, embedder: Embedder) -> None:
     settings = settings_factory()
     spy = CountingEmbedder(embedder)
 
     index, report = update_index(settings, spy)
     assert report.added == [UDMURTIA, ULYANOVSK] and report.written
-    assert report.embedded_chunks == spy.embedded == len(index.chunks) == len(index.store) > 5
+    assert report.embedded_chunks == spy.embedded == index.chunk_count == vector_count(index) > 5
     manifest = json.loads((index.folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedding_model"] == "navec" and manifest["embedding_dimension"] == 300
-    assert manifest["chunk_size"] == settings.chunk_size and manifest["format_version"] == 1
+    assert manifest["chunk_size"] == settings.chunk_size and manifest["format_version"] == 2
     assert set(manifest["documents"]) == {UDMURTIA, ULYANOVSK}
-    # chunk metadata is readable JSON lines, not pickle
-    first = json.loads((index.folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()[0])
-    assert {"chunk_id", "doc_id", "start", "end", "text", "terms", "vector_id"} <= set(first)
+    # chunk metadata is a readable SQLite table, not pickle
+    (segment,) = index.segments
+    with sqlite3.connect(segment.folder / "chunks.sqlite") as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
+        first = db.execute("SELECT doc_id, text FROM chunks WHERE row = 0").fetchone()
+    assert {"chunk_id", "doc_id", "start", "end", "text", "terms"} <= columns and first[0] == UDMURTIA
 
     # unchanged: nothing read, embedded, loaded or written
     spy.embedded = 0
     again, report = update_index(settings, spy)
-    assert again is None and not report.written and spy.embedded == 0 and report.chunks == len(index.chunks)
+    assert again is None and not report.written and spy.embedded == 0 and report.chunks == index.chunk_count
     assert Index.load(settings.index_dir).folder == index.folder
 
     # touched but identical: read once to compare hashes, not re-embedded; then its new time is remembered
@@ -69,12 +77,12 @@ def test_build_then_incremental_updates(docs: Path, settings_factory, embedder: 
     updated, report = update_index(settings, spy, prune=True)
     assert report.removed == [ULYANOVSK] and spy.embedded == 0
     expected = sum(d.chunks for d in updated.documents.values())
-    assert expected == len(updated.chunks) == len(updated.store)
-    assert {c.doc_id for c in updated.chunks} == {UDMURTIA, "udmurtia_2019_agro"}
-    assert any("Добавлен новый абзац о лифтах." in c.text for c in updated.chunks)
+    assert expected == updated.chunk_count == len(updated.all_chunks())
+    assert {c.doc_id for c in updated.all_chunks()} == {UDMURTIA, "udmurtia_2019_agro"}
+    assert any("Добавлен новый абзац о лифтах." in c.text for c in updated.all_chunks())
     # the reloaded index equals what was written
     loaded = Index.load(settings.index_dir)
-    assert [c.chunk_id for c in loaded.chunks] == [c.chunk_id for c in updated.chunks]
+    assert [c.chunk_id for c in loaded.all_chunks()] == [c.chunk_id for c in updated.all_chunks()]
 
 
 def test_missing_index_says_what_to_run(settings_factory) -> None:
@@ -112,12 +120,12 @@ def test_interrupted_index_leaves_previous_one_usable(docs: Path, settings_facto
 def test_corrupt_index_is_reported_and_rebuilt(docs: Path, settings_factory, embedder: Embedder) -> None:
     settings = settings_factory()
     index, _ = update_index(settings, embedder)
-    (index.folder / "vectors.faiss").write_bytes(b"garbage")
+    (index.segments[0].folder / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError, match="qa-bot index --rebuild"):
         Index.load(settings.index_dir)
     rebuilt, report = update_index(settings, embedder)  # a plain `qa-bot index` repairs it
     assert rebuilt is not None and report.written and any("Rebuilding" in w for w in report.warnings)
-    assert len(Index.load(settings.index_dir).chunks) == len(rebuilt.chunks)
+    assert Index.load(settings.index_dir).chunk_count == rebuilt.chunk_count > 0
 
     (settings.index_dir / CURRENT).write_text("gen-missing\n", encoding="utf-8")
     with pytest.raises(IndexCorruptError):

@@ -69,9 +69,11 @@ def test_hnsw_index_stays_correct_across_updates(docs: Path, settings_factory, e
     _, report = update_index(settings, embedder)
     assert report.changed == [UDMURTIA]
     loaded = Index.load(settings.index_dir)
-    assert len(loaded.store) >= len(loaded.chunks)
+    assert sum(len(s.store) for s in loaded.segments) >= loaded.chunk_count
     hits = Retriever(loaded, embedder).search("Сколько автобусов МАЗ поставят в Удмуртию?", 3, "dense")
-    assert all(h.chunk.chunk_id in {c.chunk_id for c in loaded.chunks} for h in hits)
+    live = {c.vector_id: c for c in loaded.all_chunks()}
+    assert hits and all(live.get(h.chunk.vector_id) == h.chunk for h in hits)  # no deleted chunk comes back
+    assert not any("120 автобусов" in h.chunk.text for h in hits)
     assert any(
         "130 автобусов" in h.chunk.text for h in Retriever(loaded, embedder).search("130 автобусов МАЗ", 3)
     )
