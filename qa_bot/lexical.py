@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Postings:
     """BM25 postings of one segment: lemma -> (local rows, term weights without idf)."""
 
     VOCABULARY = "vocabulary.json"
-    ARRAYS = ("indptr", "rows", "weights")
+    ARRAYS: ClassVar[dict[str, str]] = {"indptr": "<i8", "rows": "<i4", "weights": "<f4"}  # raw little-endian files, name.bin
 
     def __init__(
         self, vocabulary: list[str], indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray
@@ -93,22 +94,29 @@ class Postings:
         (folder / self.VOCABULARY).write_text(
             json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8"
         )
-        for name in self.ARRAYS:
-            np.save(folder / f"{name}.npy", getattr(self, name))
+        for name, dtype in self.ARRAYS.items():
+            np.ascontiguousarray(getattr(self, name), dtype=dtype).tofile(folder / f"{name}.bin")
 
     @classmethod
     def load(cls, folder: Path) -> Postings:
+        """Memory-mapped raw arrays (no .npy header: numpy parses those with `ast`, which CPython 3.11
+        can fail at when several threads load at once)."""
         try:
             vocabulary = json.loads((folder / cls.VOCABULARY).read_text(encoding="utf-8"))
-            arrays = [np.load(folder / f"{name}.npy", mmap_mode="r") for name in cls.ARRAYS]
+            indptr = _mapped(folder / "indptr.bin", cls.ARRAYS["indptr"], len(vocabulary) + 1)
+            pairs = int(indptr[-1])
+            rows = _mapped(folder / "rows.bin", cls.ARRAYS["rows"], pairs)
+            weights = _mapped(folder / "weights.bin", cls.ARRAYS["weights"], pairs)
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(
                 f"The BM25 postings in {folder} cannot be read ({type(exc).__name__}: {exc}).",
                 "Rebuild the index: qa-bot index --rebuild",
             ) from exc
-        if len(arrays[0]) != len(vocabulary) + 1 or len(arrays[1]) != len(arrays[2]):
-            raise IndexCorruptError(
-                f"The BM25 postings in {folder} are inconsistent.",
-                "Rebuild the index: qa-bot index --rebuild",
-            )
-        return cls(vocabulary, *arrays)
+        return cls(vocabulary, indptr, rows, weights)
+
+
+def _mapped(path: Path, dtype: str, count: int) -> np.ndarray:
+    size = path.stat().st_size
+    if size != count * np.dtype(dtype).itemsize:
+        raise ValueError(f"{path.name} holds {size} bytes, {count} values expected")
+    return np.memmap(path, dtype=dtype, mode="r", shape=(count,)) if count else np.zeros(0, dtype=dtype)
