@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from telegram import Update
@@ -14,7 +15,7 @@ from . import texts
 from .alerts import resolved
 from .answering import INDEX_FAULTS, index_unavailable
 from .formatting import documents_html, esc, split_html
-from .state import chat_history, get_state
+from .state import RECORD_WAIT, chat_history, get_state
 
 log = logging.getLogger(__name__)
 START_LIST_LIMIT = 15
@@ -78,6 +79,10 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Recent 👎 and refused questions, candidates for the gold set."""
     if not await _admin(update, context):
         return
+    pending = [event.wait() for event in get_state(context).recording.values()]
+    if pending:  # answers already sent whose record is being written belong in the list
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*pending), RECORD_WAIT)
     rows = await asyncio.to_thread(get_state(context).feedback.problems, 20)
     if not rows:
         await _reply_html(update, esc(texts.FEEDBACK_EMPTY))

@@ -23,10 +23,9 @@ from telegram.ext import (
 from . import commands, texts, uploads
 from .answering import answer_question, feedback_keyboard
 from .feedback import Rated
-from .state import get_state
+from .state import RECORD_WAIT, get_state
 
 log = logging.getLogger(__name__)
-RECORD_WAIT = 10.0  # seconds a 👍/👎 pressed at once waits for its answer to be recorded
 
 
 def replied_to_bot(message: Message, bot: Bot) -> bool:

@@ -14,6 +14,8 @@ from ..settings import Settings
 from .feedback import FeedbackStore
 from .limits import AnswerSlots, RateLimiter
 
+RECORD_WAIT = 10.0  # seconds a 👍/👎 or /feedback waits for an answer just sent to be recorded
+
 STATE = "qa_bot"
 
 
