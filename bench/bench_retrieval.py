@@ -3,22 +3,28 @@
 
     python bench/bench_retrieval.py [--sizes 1000,10000,100000] [--queries 200] [--out BENCHMARKS.md]
 
+The settings are the defaults plus the environment: the figures in BENCHMARKS.md were measured with
+EMBEDDING_MODEL=navec (the default e5-small embeds a few chunks per second here, so a 100k-chunk
+build would take hours).
+
 For each corpus size it generates Russian documents (bench/corpus.py: seed and look-alike
 sentences recombined, regions/numbers varied, vocabulary grown from the navec news vocabulary),
 and in a fresh subprocess per size (so peak memory does not accumulate):
 
 * build: the real `qa_bot.index.update_index` on that folder (rebuild), with its phases timed by
   wrapping the library functions it calls (ingest, chunk_document, lemmas, embed_passages,
-  FaissStore.add, LexicalIndex.build, Index.save ...); index size on disk; peak RSS; then a second
-  `update_index` on the unchanged corpus and a third after changing one document;
+  write_segment with its Postings.build/save and FaissStore.add/save, segment merges, Index.save
+  ...); index size on disk (segments: chunks.sqlite, BM25 postings, vectors.faiss); peak RSS; then
+  a second `update_index` on the unchanged corpus and a third after changing one document (which
+  writes one small segment and a tombstone);
 * query: a fresh process loads the index as the CLI does and times `Retriever.search` for the gold
   questions in each mode, the hybrid stages one by one, a cProfile of hybrid search, and the same
   searches done by a baseline (brute-force numpy dense search, a pure-Python BM25 over the same
   lemmas, the same fusion) for ratios.
 
-Then vector search alone: FaissStore flat and HNSW at the largest size and at 1M vectors (real navec
-chunk vectors, tiled with small Gaussian perturbations beyond the real count), with recall of HNSW
-against flat, next to a numpy brute-force baseline.
+Then vector search alone: FaissStore flat and HNSW at the largest size and at 1M vectors (the real
+navec chunk vectors of the largest index's segments, tiled with small Gaussian perturbations beyond
+the real count), with recall of HNSW against flat, next to a numpy brute-force baseline.
 
 The results are printed and written as the "## Retrieval and indexing" section of BENCHMARKS.md
 (other sections of the file are kept).
@@ -99,6 +105,37 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+DISK_KINDS = {"vectors.faiss": "vectors.faiss", "chunks.sqlite": "chunks.sqlite", "vocabulary.json": "bm25 postings",
+              "indptr.npy": "bm25 postings", "rows.npy": "bm25 postings", "weights.npy": "bm25 postings"}  # fmt: skip
+
+
+def index_disk(index) -> dict[str, int]:
+    """Bytes on disk of a loaded generation by kind: its segments' files and its own JSON files."""
+    out: dict[str, int] = defaultdict(int)
+    out["JSON (generation, segment.json)"] = folder_bytes(Path(index.folder))
+    for segment in index.segments:
+        for path in segment.folder.iterdir():
+            out[DISK_KINDS.get(path.name, "JSON (generation, segment.json)")] += path.stat().st_size
+    return dict(out)
+
+
+def live_rows(index) -> tuple[np.ndarray, list[tuple[object, np.ndarray]]]:
+    """Vector ids of the live chunks in id order, and per segment (segment, its live local rows)."""
+    parts = []
+    for segment in index.segments:
+        keep = np.ones(segment.size, dtype=bool)
+        keep[segment.dead_rows] = False
+        parts.append((segment, np.flatnonzero(keep).astype(np.int64)))
+    ids = np.concatenate([s.first_id + rows for s, rows in parts]) if parts else np.zeros(0, np.int64)
+    return ids, parts
+
+
+def live_vectors(index) -> tuple[np.ndarray, np.ndarray]:
+    """(vector ids, vectors) of the live chunks, in id order."""
+    ids, parts = live_rows(index)
+    return ids, np.concatenate([s.vectors(rows) for s, rows in parts]).astype(np.float32)
+
+
 def make_settings(docs: str | Path, index: str | Path):
     from qa_bot.settings import Settings
 
@@ -164,24 +201,25 @@ class Phases:
 
 def install_build_phases(embedder_cls: type) -> Phases:
     import qa_bot.index as qindex
-    from qa_bot.lexical import LexicalIndex
+    from qa_bot.lexical import Postings
+    from qa_bot.segments import Segment
     from qa_bot.store import FaissStore
 
     ph = Phases()
     for owner, attr, name in [
-        (qindex, "ingest", "ingest"),
+        (qindex, "scan", "ingest"),  # collection.scan: stat, read, clean, hash the changed files
         (qindex, "chunk_document", "chunking"),
         (qindex, "lemmas", "lemmatising"),
         (qindex, "build_chunks", "build_chunks"),
         (embedder_cls, "embed_passages", "embedding"),
+        (qindex, "write_segment", "write_segment"),  # SQLite chunks + the four below + fsync
         (FaissStore, "add", "faiss_add"),
-        (FaissStore, "remove", "faiss_remove"),
         (FaissStore, "save", "faiss_write"),
-        (FaissStore, "load", "faiss_read"),
-        (LexicalIndex, "build", "bm25_build"),
-        (LexicalIndex, "save", "bm25_write"),
-        (LexicalIndex, "load", "bm25_read"),
-        (qindex.Index, "save", "index_save"),
+        (Postings, "build", "bm25_build"),
+        (Postings, "save", "bm25_write"),
+        (Segment, "all_rows", "merge_read_rows"),  # only _merge reads whole segments
+        (Segment, "vectors", "merge_read_vectors"),  # (loads the segment's FAISS file first)
+        (qindex.Index, "save", "index_save"),  # the generation: documents.json, manifest, fsync
         (qindex.Index, "load", "index_load"),
         (qindex, "_fsync_tree", "fsync"),
     ]:
@@ -192,17 +230,20 @@ def install_build_phases(embedder_cls: type) -> Phases:
 def tidy_phases(raw: dict[str, float], total: float) -> dict[str, float]:
     """Exclusive phase times (nested calls subtracted) that add up to `total`."""
     g = defaultdict(float, raw)
+    inside_segment = g["faiss_add"] + g["faiss_write"] + g["bm25_build"] + g["bm25_write"]
     out = {
         "ingest (read, clean, hash)": g["ingest"],
         "load previous index": g["index_load"],
         "chunking": g["chunking"],
         "lemmatising": g["lemmatising"],
         "embedding": g["embedding"],
-        "FAISS add/remove": g["faiss_add"] + g["faiss_remove"],
+        "FAISS add": g["faiss_add"],
         "BM25 build": g["bm25_build"],
-        "write: chunks/metadata JSON": g["index_save"] - g["faiss_write"] - g["bm25_write"] - g["fsync"],
+        "merge: read segments": g["merge_read_rows"] + g["merge_read_vectors"],
+        "write: segment chunks SQLite + fsync": max(0.0, g["write_segment"] - inside_segment),
         "write: FAISS": g["faiss_write"],
         "write: BM25": g["bm25_write"],
+        "write: generation JSON": g["index_save"] - g["fsync"],
         "write: fsync": g["fsync"],
     }
     out["other (chunk objects, diffing, manifest)"] = max(0.0, total - sum(out.values()))
@@ -213,7 +254,7 @@ def tidy_phases(raw: dict[str, float], total: float) -> dict[str, float]:
 # baseline: a naive BM25 and brute-force numpy dense search
 # ---------------------------------------------------------------------------------------------
 class NaiveBM25:
-    """BM25 (Lucene idf, k1=1.2, b=0.75, as qa_bot's bm25s settings) with Python dict postings."""
+    """BM25 (Lucene idf, k1=1.2, b=0.75, as qa_bot.lexical.Postings) with Python dict postings."""
 
     def __init__(self, docs_terms, k1: float = 1.2, b: float = 0.75) -> None:
         postings: dict[str, list[tuple[int, int]]] = {}
@@ -330,8 +371,7 @@ def worker_build(p: dict) -> dict:
     full = time.perf_counter() - t
     full_phases = tidy_phases(phases.take(), full)
     peak_build = peak_rss_mb()
-    folder = Path(index.folder)
-    disk = {entry.name: folder_bytes(entry) for entry in sorted(folder.iterdir())}
+    disk = index_disk(index)
     chunks, documents, embedded = report.chunks, report.documents, report.embedded_chunks
     del index
     gc.collect()
@@ -353,8 +393,10 @@ def worker_build(p: dict) -> dict:
     os.replace(tmp, victim)  # a new inode: the hard-linked copies of the other sizes stay unchanged
     log(f"build {p['size']}: re-index after changing {victim.name}")
     t = time.perf_counter()
-    _, report3 = update_index(settings, embedder)
+    index3, report3 = update_index(settings, embedder)
     one = time.perf_counter() - t
+    segments_after = len(index3.segments) if index3 is not None else 0
+    del index3
     one_phases = tidy_phases(phases.take(), one)
     phases.undo()
 
@@ -373,6 +415,7 @@ def worker_build(p: dict) -> dict:
         "one_changed_doc": victim.name,
         "one_changed_embedded": report3.embedded_chunks,
         "one_changed_phases": one_phases,
+        "segments_after_one_changed": segments_after,
         "disk_bytes": disk,
         "disk_total": sum(disk.values()),
         "rss_start_mb": rss_start,
@@ -406,7 +449,7 @@ def profile_rows(profiler, limit: int = 14) -> dict[str, list[dict]]:
         if "bench_retrieval" in path:
             continue
         short = path
-        for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+        for marker in ("site-packages/", f"{ROOT}/", "lib/python3.11/"):
             if marker in short:
                 short = short.split(marker, 1)[1]
                 break
@@ -446,7 +489,7 @@ def worker_query(p: dict) -> dict:
     index = Index.load(settings.index_dir)
     load_s = time.perf_counter() - t
     rss_index = rss_mb()
-    n_chunks = len(index.chunks)
+    n_chunks = index.chunk_count
     questions = query_list(p["queries"])
     retriever = Retriever(index, embedder, mode="hybrid", dense_weight=settings.hybrid_dense_weight)
 
@@ -476,16 +519,16 @@ def worker_query(p: dict) -> dict:
         t0 = time.perf_counter()
         terms = retriever.query_terms(q)
         t1 = time.perf_counter()
-        index.lexical.search(terms, pool)
+        index.lexical_search(terms, pool)
         t2 = time.perf_counter()
         vec = embedder.embed_query(q)
         t3 = time.perf_counter()
-        index.store.search(vec, pool)
+        index.dense_search(vec, pool)
         t4 = time.perf_counter()
         stages["query_terms (lemmas + difflib)"].append(t1 - t0)
-        stages["LexicalIndex.search (bm25s)"].append(t2 - t1)
+        stages["Index.lexical_search (segment postings)"].append(t2 - t1)
         stages["embed_query (navec)"].append(t3 - t2)
-        stages["FaissStore.search"].append(t4 - t3)
+        stages["Index.dense_search (segment FaissStores)"].append(t4 - t3)
 
     # Proposed: single-threaded FAISS for single-query search (see the vector-search table).
     threads = faiss.omp_get_max_threads()
@@ -504,11 +547,15 @@ def worker_query(p: dict) -> dict:
     log(f"query {p['size']}: baseline")
     rss_before_base = rss_mb()
     t = time.perf_counter()
-    # the live chunks' vectors in row order (an HNSW store may also hold removed ids, which are skipped)
-    matrix = index.store.vectors(np.array([c.vector_id for c in index.chunks], dtype=np.int64))
+    # the live chunks' vectors in vector-id order (tombstoned chunks of older segments are skipped);
+    # the baseline's row i is the chunk with vector id ids[i]
+    ids, matrix = live_vectors(index)
     matrix_s = time.perf_counter() - t
+    chunks = index.all_chunks()
+    assert [c.vector_id for c in chunks] == ids.tolist()
     t = time.perf_counter()
-    naive = NaiveBM25([c.terms for c in index.chunks])
+    naive = NaiveBM25([c.terms for c in chunks])
+    del chunks
     naive_build_s = time.perf_counter() - t
     rss_after_base = rss_mb()
     base_npy = Path(p["workdir"]) / f"baseline_vectors_{p['size']}.npy"
@@ -542,11 +589,11 @@ def worker_query(p: dict) -> dict:
     for q, vec in zip(unique, vectors, strict=True):
         terms = lemmas(q)
         t0 = time.perf_counter()
-        _, ours_rows = index.lexical.search(terms, pool)
+        ours_rows = [r for r, _ in index.lexical_search(terms, pool)]
         t1 = time.perf_counter()
-        naive_rows = [r for r, _ in naive.top(terms, pool)]
+        naive_rows = [int(ids[r]) for r, _ in naive.top(terms, pool)]
         t2 = time.perf_counter()
-        _, ours_ids = index.store.search(vec, pool)
+        ours_ids = [r for r, _ in index.dense_search(vec, pool)]
         t3 = time.perf_counter()
         _, np_rows = numpy_top(matrix, vec, pool)
         t4 = time.perf_counter()
@@ -555,55 +602,68 @@ def worker_query(p: dict) -> dict:
         comp["dense_faiss"].append(t3 - t2)
         comp["dense_numpy"].append(t4 - t3)
         if len(naive_rows):
-            agree_bm25.append(
-                len(set(ours_rows[:10].tolist()) & set(naive_rows[:10])) / min(10, len(naive_rows))
-            )
-        ours_rows_d = [index.row_of_vector[int(i)] for i in ours_ids[0][:10] if i >= 0]
-        agree_dense.append(len(set(ours_rows_d) & set(np_rows[:10].tolist())) / 10)
+            agree_bm25.append(len(set(ours_rows[:10]) & set(naive_rows[:10])) / min(10, len(naive_rows)))
+        agree_dense.append(len(set(ours_ids[:10]) & set(ids[np_rows[:10]].tolist())) / 10)
     qvec = np.vstack([embedder.embed_query(g["question"]) for g in gold_questions()]).astype(np.float32)
     np.save(p["qvec"], qvec)
 
     # Approximate vector stores under the same Retriever (large sizes only): latency, and how often the
-    # hybrid top-k differs from the exact (flat) one.
+    # hybrid top-k differs from the exact (flat) one. The store swapped is the largest segment's (after
+    # the one-document update the index also holds that document's small segment, left as it is).
     stores: dict[str, dict] = {}
     if n_chunks >= p.get("store_variants_min", 50_000):
         del matrix
         gc.collect()
-        ids = np.array([c.vector_id for c in index.chunks], dtype=np.int64)
-        raw = index.store.vectors(ids)
-        own_store = index.store  # what FAISS_INDEX (default auto) built
+        segment = max(index.segments, key=lambda s: s.size)
+        rows = np.arange(segment.size, dtype=np.int64)  # a segment's FAISS ids are its local rows
+        raw = segment.vectors(rows)
+        own_store = segment.store  # what FAISS_INDEX (default auto) built for this segment
         flat_store = FaissStore(own_store.dimension, "flat")
         t = time.perf_counter()
-        flat_store.add(ids, raw)
+        flat_store.add(rows, raw)
         flat_build = time.perf_counter() - t
-        index.store = flat_store
+        segment._store = flat_store
         exact = {q: [h.chunk.chunk_id for h in retriever.search(q, k, "hybrid")] for q in unique}
         hnsw = FaissStore(flat_store.dimension, "hnsw")
         t = time.perf_counter()
-        hnsw.add(ids, raw)
+        hnsw.add(rows, raw)
         hnsw_build = time.perf_counter() - t
-        nlist = 256
+        nlist = min(256, max(1, segment.size // 39))
         quantizer = faiss.IndexFlatIP(flat_store.dimension)
         ivf_index = faiss.IndexIVFFlat(quantizer, flat_store.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
         t = time.perf_counter()
         ivf_index.train(
             raw[np.random.default_rng(3).choice(len(raw), min(len(raw), 64 * nlist), replace=False)]
         )
-        ivf_index.add_with_ids(raw, ids)
-        ivf_index.nprobe = 32
+        ivf_index.add_with_ids(raw, rows)
         ivf_build = time.perf_counter() - t
         del raw
 
-        class IVFStore:  # what Retriever needs of a store
-            def search(self, vector: np.ndarray, k: int):
-                return ivf_index.search(np.ascontiguousarray(np.atleast_2d(vector), dtype=np.float32), k)
+        class IVFStore:  # what Segment.dense needs of a store
+            def search(self, vector: np.ndarray, k: int, ids=None, exclude=None):
+                chosen = ids if ids is not None else exclude
+                selector = (
+                    faiss.IDSelectorBatch(np.ascontiguousarray(chosen, dtype=np.int64))
+                    if chosen is not None and len(chosen)
+                    else None
+                )
+                if selector is not None and ids is None:
+                    selector = faiss.IDSelectorNot(selector)
+                params = (
+                    faiss.SearchParametersIVF(sel=selector, nprobe=32)
+                    if selector
+                    else faiss.SearchParametersIVF(nprobe=32)
+                )
+                return ivf_index.search(
+                    np.ascontiguousarray(np.atleast_2d(vector), dtype=np.float32), k, params=params
+                )
 
         for name, store, build_s, one_thread in [
             ("flat store (FAISS_INDEX=flat, exact)", flat_store, flat_build, True),
             ("HNSW store (FAISS_INDEX=hnsw / auto from 50k chunks, efSearch 128)", hnsw, hnsw_build, True),
             (f"IVF{nlist},Flat store nprobe 32, faiss 1 thread (candidate)", IVFStore(), ivf_build, True),
         ]:
-            index.store = store  # type: ignore[assignment]
+            segment._store = store  # type: ignore[assignment]
             if one_thread:
                 faiss.omp_set_num_threads(1)
             for q in questions[:10]:
@@ -626,7 +686,7 @@ def worker_query(p: dict) -> dict:
                 "same_topk": same_topk / len(unique),
                 "top1_gold": ok / max(1, len(gold)),
             }
-        index.store = own_store
+        segment._store = own_store
 
     return {
         "size": p["size"],
@@ -653,7 +713,8 @@ def worker_query(p: dict) -> dict:
         "stages": {m: summary_ms(v) for m, v in stages.items()},
         "agreement_top10": {"bm25": float(np.mean(agree_bm25)), "dense": float(np.mean(agree_dense))},
         "top1_gold": top1,
-        "vocabulary": len(index.lexical.vocabulary),
+        "vocabulary": len(index.vocabulary),
+        "segments": len(index.segments),
         "profile": profile,
     }
 
@@ -664,12 +725,11 @@ def worker_query(p: dict) -> dict:
 def worker_vectors(p: dict) -> dict:
     import faiss
 
+    from qa_bot.index import Index
     from qa_bot.retrieve import CANDIDATES
     from qa_bot.store import FaissStore
 
-    index = faiss.read_index(str(Path(p["vectors"])))
-    base_index = faiss.downcast_index(index.index) if hasattr(index, "id_map") else index
-    real = base_index.reconstruct_n(0, base_index.ntotal)
+    real = live_vectors(Index.load(Path(p["index"])))[1]  # the largest index's live chunk vectors
     dim = real.shape[1]
     rng = np.random.default_rng(7)
     gold_q = np.load(p["qvec"])
@@ -891,7 +951,7 @@ def render(run: dict) -> str:
     out.append(
         f"Measured {run['date']} with `{run['command']}` (commit {m['commit']}, {run['wall_s'] / 60:.1f} min wall "
         f"clock). Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']:.0f} GB RAM; Python {m['python']}, "
-        f"faiss {m['faiss']}, torch {m['torch']}, numpy {m['numpy']}, bm25s {m['bm25s']}, "
+        f"faiss {m['faiss']}, torch {m['torch']}, numpy {m['numpy']}, "
         f"sentence-transformers {m['sentence_transformers']}. Load average at start / end: "
         f"{m['loadavg_start'][0]:.2f} / {run['loadavg_end'][0]:.2f}"
         + (
@@ -935,7 +995,7 @@ def render(run: dict) -> str:
                 fmt_s(ph["chunking"]),
                 fmt_s(ph["lemmatising"]),
                 f"{fmt_s(emb)} ({b['embedded_chunks'] / emb:,.0f}/s)" if emb else "-",
-                fmt_s(ph["FAISS add/remove"]),
+                fmt_s(ph["FAISS add"]),
                 fmt_s(ph["BM25 build"]),
                 fmt_s(sum(v for k, v in ph.items() if k.startswith("write"))),
                 fmt_s(ph["other (chunk objects, diffing, manifest)"]),
@@ -976,8 +1036,8 @@ def render(run: dict) -> str:
                 f"{b['chunks']:,}",
                 mb(b["disk_total"]),
                 mb(d.get("vectors.faiss", 0)),
-                mb(folder_bytes_dict(d, "bm25")),
-                mb(d.get("chunks.jsonl", 0)),
+                mb(d.get("bm25 postings", 0)),
+                mb(d.get("chunks.sqlite", 0)),
                 f"{b['peak_rss_mb']:.0f}",
                 f"{q['peak_rss_mb']:.0f}",
                 f"{q['index_rss_mb']:.0f}",
@@ -991,8 +1051,8 @@ def render(run: dict) -> str:
                 "chunks",
                 "on disk MB",
                 "vectors.faiss MB",
-                "bm25/ MB",
-                "chunks.jsonl MB",
+                "BM25 postings MB",
+                "chunks.sqlite MB",
                 "peak RSS build MB",
                 "peak RSS query process MB",
                 "index in RAM MB",
@@ -1025,6 +1085,7 @@ def render(run: dict) -> str:
                 fmt_s(b["one_changed_s"]),
                 f"{b['one_changed_s'] / b['full_s']:.1%}",
                 top_phases(b["one_changed_phases"]),
+                str(b.get("segments_after_one_changed", "")),
             ]
         )
     out.append(
@@ -1038,6 +1099,7 @@ def render(run: dict) -> str:
                 "1 doc changed s",
                 "1 changed / full",
                 "1 changed: main phases s",
+                "segments after",
             ],
             rows,
         )
@@ -1049,7 +1111,10 @@ def render(run: dict) -> str:
     out.append("")
     out.append(
         "Ours: `Retriever.search(question, k, mode)` on the index loaded by `Index.load` (query lemmas with "
-        "typo repair, BM25 via bm25s, navec query embedding, FaissStore as FAISS_INDEX=auto builds it (flat below 50k chunks, HNSW above), fusion, coverage). Baseline: "
+        "typo repair, BM25 over the segments' postings with idf from all segments, navec query embedding, each "
+        "segment's FaissStore as FAISS_INDEX=auto builds it (flat below 50k chunks, HNSW above), fusion, coverage); "
+        "after the one-document update of the build step the index has two segments (the old one with a "
+        "tombstone, and the changed document's). Baseline: "
         "`lemmas()` + pure-Python dict-of-postings BM25 (same formula) and/or the same query embedding + numpy "
         "`matrix @ q` + `argpartition`, the same fusion. Ratio = ours / baseline (below 1: ours is faster)."
     )
@@ -1131,8 +1196,9 @@ def render(run: dict) -> str:
         "questions whose source document ranks first; the generated documents are look-alikes of the seeds (same "
         "sentences, other regions and numbers; the seeds' own regions and cities never occur in them). "
         '"faiss 1 thread" rows: the same Retriever with `faiss.omp_set_num_threads(1)`, which `FaissStore.search` now sets itself, so both rows run on one thread. '
-        "Store rows: the same Retriever with `index.store` swapped for an HNSW `FaissStore` or an IVF index over the "
-        "same vectors; the last column compares their hybrid results with the exact (flat) ones."
+        "Store rows: the same Retriever with the largest segment's store swapped for a flat or HNSW `FaissStore` or "
+        "an IVF index over the same vectors (the changed document's small segment keeps its own); the last column "
+        "compares their hybrid results with the exact (flat) ones."
     )
     out.append("")
     out.append("Components alone on the same inputs (p50 / p95 ms) and top-10 agreement ours vs baseline:")
@@ -1159,9 +1225,9 @@ def render(run: dict) -> str:
             [
                 "chunks",
                 "BM25 vocabulary",
-                "BM25 bm25s",
+                "BM25 Index.lexical_search",
                 "BM25 naive Python",
-                "FaissStore flat",
+                "dense Index.dense_search",
                 "numpy brute force",
                 "embed_query",
                 "query_terms",
@@ -1275,10 +1341,6 @@ def any_k(run: dict) -> int:
     return int(next(iter(run["builds"].values()))["settings"]["top_k"])
 
 
-def folder_bytes_dict(disk: dict[str, int], name: str) -> int:
-    return disk.get(name, 0)
-
-
 def verdict(run: dict) -> list[str]:
     lines = []
     builds, queries, vec = run["builds"], run["queries"], run.get("vectors")
@@ -1361,6 +1423,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--seed", type=int, default=20251002)
+    ap.add_argument(
+        "--store-variants-min",
+        type=int,
+        default=50_000,
+        help="compare flat/HNSW/IVF stores under the Retriever from this many chunks on",
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--params", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -1407,7 +1475,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"size {n}: {b['chunks']} chunks built in {b['full_s']:.1f} s, unchanged {b['unchanged_s']:.2f} s, "
                 f"one changed {b['one_changed_s']:.2f} s"
             )
-            qparams = {**params, "queries": args.queries, "qvec": str(workdir / "question_vectors.npy")}
+            qparams = {**params, "queries": args.queries, "qvec": str(workdir / "question_vectors.npy"),
+                       "store_variants_min": args.store_variants_min}  # fmt: skip
             run["queries"][n] = run_worker("query", qparams, workdir)
             h = run["queries"][n]["ours"]["hybrid"]
             log(f"size {n}: hybrid p50 {h['p50']:.1f} ms, p95 {h['p95']:.1f} ms")
@@ -1420,13 +1489,12 @@ def main(argv: list[str] | None = None) -> int:
             elif s:
                 vsizes.append(int(s.replace("_", "")))
         if vsizes:
-            gen_name = (largest_index / "CURRENT").read_text(encoding="utf-8").strip()
             run["vectors"] = run_worker(
                 "vectors",
                 {
                     "size": "vectors",
                     "sizes": sorted(vsizes),
-                    "vectors": str(largest_index / gen_name / "vectors.faiss"),
+                    "index": str(largest_index),
                     "qvec": str(workdir / "question_vectors.npy"),
                     "queries": args.queries,
                     "noise": args.noise,
