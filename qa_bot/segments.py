@@ -149,6 +149,10 @@ class Segment:
         self.spans = {d: s for d, s in self.all_spans.items() if d not in self.dead_docs}
         gone = [self.all_spans[d].rows for d in self.dead_docs]
         self.dead_rows = np.sort(np.concatenate(gone)) if gone else np.zeros(0, dtype=np.int64)
+        self.dead_mask: np.ndarray | None = None
+        if gone:
+            self.dead_mask = np.zeros(self.size, dtype=bool)
+            self.dead_mask[self.dead_rows] = True
         self.live = self.size - len(self.dead_rows)
         self.live_terms = sum(s.terms for s in self.spans.values())
 
@@ -187,14 +191,8 @@ class Segment:
         """(vector id, BM25) of this segment's k best live rows with a positive score."""
         if not self.live or (allowed is not None and not len(allowed)):
             return []
-        scores = self.postings.scores(weighted_terms, self.size)
-        if len(self.dead_rows):
-            scores[self.dead_rows] = 0
-        sub = scores[allowed] if allowed is not None else scores
-        k = min(k, len(sub))
-        top = np.argpartition(-sub, k - 1)[:k] if k < len(sub) else np.arange(len(sub))
-        rows = allowed[top] if allowed is not None else top
-        return [(self.first_id + int(r), float(sub[i])) for r, i in zip(rows, top, strict=True) if sub[i] > 0]
+        rows, scores = self.postings.top(weighted_terms, k, self.size, self.dead_mask, allowed)
+        return [(self.first_id + int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
 
     @property
     def store(self) -> FaissStore:

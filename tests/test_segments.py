@@ -166,3 +166,35 @@ def test_a_damaged_segment_is_reported(settings_factory) -> None:
     (segment.folder / "weights.npy").write_bytes(b"x")
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         Index.load(settings.index_dir, settings)
+
+
+def test_pruned_top_k_equals_ranking_every_row() -> None:
+    """Postings.top (rarest lemmas first, common ones only for rows that can still make the top k)
+    returns what scoring every row and sorting returns, with deleted rows and filters too."""
+    rng = np.random.default_rng(7)
+    corpus = [[f"w{int(r)}" for r in rng.zipf(1.2, 40) % 3000] for _ in range(4000)]
+    n = len(corpus)
+    postings = Postings.build(corpus, sum(map(len, corpus)) / n)
+    dead = np.zeros(n, dtype=bool)
+    dead[rng.choice(n, 300, replace=False)] = True
+    allowed = np.sort(rng.choice(n, 500, replace=False))
+    checked = 0
+    for _ in range(60):
+        query = [f"w{int(r)}" for r in rng.zipf(1.3, int(rng.integers(1, 6))) % 3000]
+        weighted = [(t, idf(n, postings.document_frequency(t))) for t in query if postings.document_frequency(t)]
+        if not weighted:
+            continue
+        full = postings.scores(weighted, n)
+        for mask, rows_in in ((None, None), (dead, None), (dead, allowed), (None, allowed)):
+            k = int(rng.integers(1, 30))
+            rows, scores = postings.top(weighted, k, n, mask, rows_in)
+            pool = np.arange(n) if rows_in is None else rows_in
+            if mask is not None:
+                pool = pool[~mask[pool]]
+            pool = pool[full[pool] > 0]
+            expected = np.sort(full[pool])[::-1][:k]
+            assert np.allclose(scores, expected, rtol=1e-5, atol=1e-6), query  # the same k best scores
+            assert np.allclose(full[rows], scores, rtol=1e-5, atol=1e-6)  # each row with its own score
+            assert set(rows) <= set(pool)
+            checked += 1
+    assert checked > 100
