@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from .errors import IndexCorruptError
+
+if TYPE_CHECKING:
+    import faiss
+
+
+def _faiss():
+    """faiss, imported on the first vector operation (a BM25-only question never pays for it)."""
+    import faiss
+
+    return faiss
 
 # Every search here is one question: OpenMP's thread start-up costs more than it saves (BENCHMARKS.md:
 # hybrid p95 at 10k chunks 16 ms with the default threads, 4 ms with one), and the bot runs several
@@ -80,10 +90,11 @@ class FaissStore(VectorStore):
     def __init__(self, dimension: int, kind: str = "flat", index: faiss.Index | None = None) -> None:
         self.dimension = dimension
         self.kind = kind
-        self.index = index if index is not None else faiss.IndexIDMap2(self._base(dimension, kind))
+        self.index = index if index is not None else _faiss().IndexIDMap2(self._base(dimension, kind))
 
     @staticmethod
     def _base(dimension: int, kind: str) -> faiss.Index:
+        faiss = _faiss()
         if kind == "hnsw":
             base = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
             base.hnsw.efSearch = 128  # recall@10 0.94-0.97 (BENCHMARKS.md)
@@ -118,6 +129,7 @@ class FaissStore(VectorStore):
     def search(
         self, queries: np.ndarray, k: int, ids: np.ndarray | None = None, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        faiss = _faiss()
         faiss.omp_set_num_threads(1)  # per calling thread: the bot searches from worker threads
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, len(self))) if len(self) else 1
@@ -153,13 +165,13 @@ class FaissStore(VectorStore):
         return self.index.search(queries, k, params=params)
 
     def save(self, folder: Path) -> None:
-        faiss.write_index(self.index, str(folder / self.FILE))
+        _faiss().write_index(self.index, str(folder / self.FILE))
 
     @classmethod
     def load(cls, folder: Path, dimension: int, kind: str) -> FaissStore:
         path = folder / cls.FILE
         try:
-            index = faiss.read_index(str(path))
+            index = _faiss().read_index(str(path))
         except RuntimeError as exc:
             raise IndexCorruptError(
                 f"The vector index {path} cannot be read ({str(exc).splitlines()[0]}).",
