@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
@@ -62,11 +64,16 @@ def client_for(settings: Settings, uri: str) -> Any:
         if key in _clients:
             return _clients[key]
         try:
-            from pymilvus import MilvusClient
+            MilvusClient = _import_client()
         except ImportError as exc:
             raise StoreUnavailableError(
                 "STORE=milvus needs pymilvus (and milvus-lite for a local file).",
                 "Install them: pip install 'qa-bot[milvus]' (or set STORE=faiss).",
+            ) from exc
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"pymilvus cannot start: {str(exc).splitlines()[0][:200]}.",
+                "Check the MILVUS_* variables in the environment, or set STORE=faiss.",
             ) from exc
         if not _is_server(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +96,24 @@ def client_for(settings: Settings, uri: str) -> Any:
             ) from exc
         _clients[key] = client
         return client
+
+
+def _import_client() -> Any:
+    """pymilvus.MilvusClient. pymilvus reads MILVUS_URI from the environment when imported and
+    rejects a Milvus Lite file there, which is how our own MILVUS_URI names one: hide it meanwhile."""
+    if "pymilvus" in sys.modules:
+        from pymilvus import MilvusClient
+
+        return MilvusClient
+    ours = os.environ.get("MILVUS_URI")
+    if ours is not None and not _is_server(ours):
+        del os.environ["MILVUS_URI"]
+    try:
+        from pymilvus import MilvusClient
+    finally:
+        if ours is not None:
+            os.environ["MILVUS_URI"] = ours
+    return MilvusClient
 
 
 def _expr_in(field: str, values: Collection[str]) -> str:

@@ -112,6 +112,9 @@ def test_an_index_built_by_another_process_is_searchable_and_lite_is_one_process
         "DOCS_DIR": str(docs),
         "INDEX_DIR": str(tmp_path / "index"),
         "LLM_BACKEND": "extractive",
+        # a Lite file given in the environment, as the README shows (pymilvus reads MILVUS_URI itself
+        # at import and rejects anything but a server address)
+        "MILVUS_URI": str(tmp_path / "lite" / "collection.db"),
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -120,7 +123,7 @@ def test_an_index_built_by_another_process_is_searchable_and_lite_is_one_process
 
     built = cli("index")
     assert built.returncode == 0, built.stderr
-    settings = settings_factory(store="milvus")
+    settings = settings_factory(store="milvus", milvus_uri=env["MILVUS_URI"])
     index = Index.load(settings.index_dir, settings)  # this process finds the collection released: loads it
     hits = Retriever(index, embedder).search("Сколько автобусов МАЗ получит Удмуртия?", 3)
     assert hits and hits[0].chunk.doc_id == UDMURTIA
