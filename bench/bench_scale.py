@@ -205,6 +205,9 @@ def main() -> None:
     parser.add_argument("--worker", choices=list(WORKERS))
     parser.add_argument("--store")
     parser.add_argument("--queries", type=int, default=QUERIES, help="Hybrid questions per store.")
+    parser.add_argument("--phases", default="build,query,update",
+                        help="Phases to run; a later run with --keep adds the rest to the same --save file.")
+    parser.add_argument("--keep", action="store_true", help="Reuse the workdir (a build left by --phases build).")
     parser.add_argument("--save", type=Path, help="Also write the measured rows to this JSON file.")
     parser.add_argument("--add", type=Path, action="append", default=[],
                         help="Report rows saved by an earlier run (--save) next to this run's.")  # fmt: skip
@@ -213,14 +216,17 @@ def main() -> None:
         extra = {"queries": args.queries} if args.worker == "query" else {}
         print(json.dumps(WORKERS[args.worker](args.store, args.workdir, args.chunks, args.dim, **extra)))
         return
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    args.workdir.mkdir(parents=True)
+    if not args.keep:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    args.workdir.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for earlier in args.add:
         results |= json.loads(earlier.read_text(encoding="utf-8"))
+    if args.keep and args.save and args.save.exists():
+        results |= json.loads(args.save.read_text(encoding="utf-8"))
     for store in args.stores.split(","):
-        row: dict[str, object] = {}
-        for phase in ("build", "query", "update"):
+        row: dict[str, object] = dict(results.get(store, {}))
+        for phase in args.phases.split(","):
             print(f"{store}: {phase} at {args.chunks:,} chunks…", file=sys.stderr, flush=True)
             out = run(phase, store, args.workdir, args.chunks, args.dim, args.timeout, args.queries)
             row[phase] = out
@@ -246,13 +252,13 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
     rows = []
     for store, r in results.items():
         b, q, u = r.get("build", {}), r.get("query", {}), r.get("update", {})
-        if "error" in b or "error" in q or "error" in u:
-            rows.append(
-                [store] + [str(b.get("error") or q.get("error") or u.get("error"))] + [""] * (len(head) - 2)
-            )
+        if "error" in b or "error" in q or "error" in u or not (b and q and u):
+            what = b.get("error") or q.get("error") or u.get("error") or "not all phases measured yet"
+            rows.append([store, str(what)] + [""] * (len(head) - 2))
             continue
         rows.append([
-            "FAISS-HNSW + segments (SQLite chunks, BM25 postings)" if store == "faiss" else "Milvus Lite (BM25 function + HNSW)",
+            ("FAISS-HNSW + segments (SQLite chunks, BM25 postings)" if store == "faiss"
+             else "Milvus Lite (BM25 function + HNSW)") + f", {r.get('queries', QUERIES)} questions",
             f"{b['build_s']:.0f} s", f"{r['disk_mb']:.0f} MB", f"{b['peak_rss_mb']:.0f} MB",
             f"{q['p50_ms']:.1f} ms", f"{q['p95_ms']:.1f} ms", f"{q['filtered_p95_ms']:.1f} ms",
             f"{q['peak_rss_mb']:.0f} MB", f"{u['update_s']:.1f} s", f"{100 * u['update_s'] / b['build_s']:.1f} %",
@@ -264,7 +270,7 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
             f"Synthetic data ({dim}-d random unit vectors, {TERMS_PER_CHUNK} Zipf-drawn lemmas per chunk, "
             f"{CHUNKS_PER_DOC} chunks per document); each phase in its own process on this machine's 2 shared cores. "
             "Build = writing every chunk through the store (embedding excluded); hybrid = the real Retriever "
-            f"(BM25 + dense, {QUERIES} queries, k=5); filtered = restricted to 20 documents; 1-doc update = load + "
+            "(BM25 + dense, k=5; questions per store in the first column); filtered = restricted to 20 documents; 1-doc update = load + "
             "replace one document's chunks + write the generation."
         ),
         "",
