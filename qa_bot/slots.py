@@ -61,6 +61,14 @@ def _words() -> _Words:
     )  # fmt: skip
 
 
+@lru_cache(maxsize=1)
+def _number_words() -> frozenset[str]:
+    """Numerals pymorphy3 does not tag as such («дважды», «половина»): the number lemmas of answer_types.json."""
+    from .questions import answer_types
+
+    return answer_types().number_lemmas - {"процент", "единица"}
+
+
 @dataclass(frozen=True)
 class _Token:
     text: str
@@ -91,7 +99,7 @@ def _tokens(text: str) -> list[_Token]:
         first = parses[0].tag
         lem = lemma(word)
         alts = frozenset(fold(p.normal_form) for p in parses[:4]) | {lem}
-        numeral = first.POS == "NUMR" or bool(alts & words.multipliers)
+        numeral = first.POS == "NUMR" or bool(alts & (words.multipliers | _number_words()))
         out.append(_Token(word, lem, str(first.POS) if first.POS else None, "anim" in first, numeral, alts))
     return out
 
@@ -122,12 +130,12 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
                 return Slot("money")
             if t.lemma in words.share:
                 return Slot("share")
-            if t.lemma in words.people_words:
-                return Slot("count", "человек", True)
+            if t.lemma in words.people_words:  # «население — 1,2 млн», «… 600 тыс. человек»
+                return Slot("count", t.lemma, True)
             if t.lemma in words.count_measures:  # «количество вагонов», «численность населения»
                 nxt = _slot_after(tokens[j + 1 :], verbs=False)
                 if nxt is None and t.lemma == "численность":
-                    return Slot("count", "человек", True)
+                    return Slot("count", t.lemma, True)
                 return nxt
             if t.lemma in words.open_measures:
                 return None  # «объём», «размер»: any unit may answer
@@ -173,6 +181,8 @@ def fills(slot: Slot, sentence: str) -> bool:
         elif slot.kind == "share":
             if (unit and unit.lemmas & words.share_units) or t.lemmas & words.share_units:
                 return True
+        elif t.pos == "ADVB" and slot.noun == "раз":  # «дважды», «втрое»: a number of times
+            return True
         elif unit is None:
             if _near(tokens, i, slot.noun):  # a bare figure counts only what stands just before it
                 return True

@@ -30,6 +30,10 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     assert fills(wagons, "Около 3 тыс. единиц нуждаются в замене.")  # a generic counter
     assert fills(wagons, "Отправлено 120 новых вагонов.")
     assert not fills(wagons, "Белорусские 558-й и 407-й заводы работают по Ил-76.")  # ordinals, model names
+    assert fills(Slot("count", "раз", False), "Он дважды выигрывал турнир.")  # a numeral adverb
+    population = asked_slot("Какова численность населения города?")
+    assert population is not None and fills(population, "Население — 1,2 млн.")  # the noun before the figure
+    assert fills(population, "В городе живут 600 тыс. человек.") and not fills(population, "Основан в 1812 году.")
     assert fills(Slot("money"), "Объём торговли довели до полумиллиарда долларов.")
     assert not fills(Slot("money"), "Поставят 120 автобусов.")
     assert fills(Slot("share"), "Завод выпускает 95 % продукции отрасли.")
