@@ -388,6 +388,7 @@ class Answerer:
             kind=answer_type(question),
             context=context,
             similarity=self._similarity(question) if self._uses_encoder else None,
+            knows=self.retriever.index.knows,
         )
 
     def evidence(self, question: str, hits: list[Hit], found: Extraction) -> Evidence:

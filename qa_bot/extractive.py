@@ -2,22 +2,26 @@
 
 Each sentence of the top passages is scored by the question's words it (and its neighbours) covers,
 by the sentence encoder's similarity to the question when one is at hand, and by whether it holds
-the kind of answer asked for (a number for «сколько», a date for «когда», a reason for «почему», ...).
+the kind of answer asked for (a number for «сколько», a date for «когда», a reason for «почему», ...);
+a number counts as that kind only when it counts what was asked, a name only beside the asked role
+(slots.py). A sentence that shares no word with the question comes after the one before it.
 The best sentence is taken, the next one too when only it holds the asked-for kind, and one more
 sentence when it covers what the first left out. The figures of the winner go to the refusal policy.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .questions import sentence_evidence
 from .retrieve import Hit
+from .slots import asked_role, asked_slot, fills, fills_role
 from .text import lemmas
 
 CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
@@ -54,7 +58,7 @@ class Extraction:
     citations: list[Citation]
     coverage: float  # question words covered by the chosen sentences (IDF-weighted, 0..1)
     own_coverage: float  # ... by the best sentence itself (its neighbours count half)
-    similarity: float  # encoder cosine of the best sentence (0 without an encoder)
+    similarity: float  # the highest encoder cosine among the chosen sentences (0 without an encoder)
     type_ok: bool  # the answer holds the asked-for kind (True when no kind was asked)
     chosen: list[Candidate] = field(default_factory=list)
 
@@ -132,6 +136,7 @@ def extract_answer(
     kind: str | None = None,
     context: str = "",
     similarity: Callable[[list[str]], np.ndarray] | None = None,
+    knows: Callable[[str], bool] | None = None,
     max_sentences: int = 3,
     min_gain: float = 0.2,
 ) -> Extraction | None:
@@ -139,13 +144,28 @@ def extract_answer(
 
     `question_terms`: the question's content lemmas as the index knows them; `kind`: the kind of
     answer asked for (questions.answer_type); `context`: the previous question of a follow-up (its
-    words count a third); `similarity(texts)`: encoder cosines of the question to each text.
+    words count a third); `similarity(texts)`: encoder cosines of the question to each text; `knows(lemma)`:
+    whether the collection has the word (a role word it lacks may be a paraphrase; default: has them all).
     """
     question_terms = list(question_terms)
     context_terms = [t for t in lemmas(context) if t not in question_terms]
     candidates = _candidates(hits)
     if not candidates or not (question_terms or context_terms or similarity):
         return None
+    slot = asked_slot(question) if kind == "number" else None
+    if slot is not None and slot.noun and slot.noun not in question_terms:
+        # a misspelt counted noun («вагонав»): the question term the index read it as
+        close = difflib.get_close_matches(slot.noun, question_terms, n=1, cutoff=0.75)
+        slot = replace(slot, noun=close[0]) if close else slot
+    if slot is not None:  # «сколько врачей»: a count of years or of other things does not answer
+        for c in candidates:
+            if "number" in c.evidence and not fills(slot, c.text):
+                c.evidence.discard("number")
+    role = asked_role(question) if kind == "person" else None
+    if role is not None:  # «кто председатель X»: a name beside another office, or of another X, does not
+        for c in candidates:
+            if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
+                c.evidence.discard("person")
     idf = idf_weights(question_terms + context_terms, hits)
     wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
     if similarity is not None:
@@ -157,8 +177,13 @@ def extract_answer(
     best = max(candidates, key=lambda c: (scorer.score(c, set(), sims), -c.hit_rank, -c.start))
     chosen = [best]
     covered = {t for t in wanted if _has(best.terms, t)}
+    before = _sentence_at(best, candidates, -1)
+    if not covered and before is not None and any(_has(before.terms, t) for t in wanted):
+        # a short reason («Всё из-за погоды.») shares no word with the question: what it explains goes first
+        chosen.append(before)
+        covered |= {t for t in wanted if _has(before.terms, t)}
     if kind and kind not in best.evidence:
-        follower = _next_sentence(best, candidates)
+        follower = _sentence_at(best, candidates, 1)
         if follower is not None and kind in follower.evidence:
             chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
             covered |= {t for t in wanted if _has(follower.terms, t)}
@@ -179,8 +204,9 @@ def extract_answer(
     return _render(chosen, wanted, kind, best)
 
 
-def _next_sentence(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
-    return next((o for o in candidates if o.hit is c.hit and o.index == c.index + 1), None)
+def _sentence_at(c: Candidate, candidates: list[Candidate], step: int) -> Candidate | None:
+    """The sentence `step` places after (or before) `c` in its passage."""
+    return next((o for o in candidates if o.hit is c.hit and o.index == c.index + step), None)
 
 
 def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate) -> Extraction:
@@ -205,7 +231,7 @@ def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None,
         citations=citations,
         coverage=_coverage(union, wanted),
         own_coverage=SentenceScorer(wanted, kind).lexical(best, set()),
-        similarity=best.sim,
+        similarity=max(c.sim for c in chosen),
         type_ok=kind is None or kind in evidence,
         chosen=chosen,
     )

@@ -5,6 +5,7 @@ The word lists are general Russian (and English) knowledge kept in `qa_bot/data/
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from importlib.resources import files
 
 from . import messages
 from .errors import UsageError
-from .text import lemma, normalize_spaces, words
+from .text import is_dictionary_word, lemma, normalize_spaces, words
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class AnswerTypes:
     reason_markers: re.Pattern[str]
     followup_cues: frozenset[str]
     followup_openers: tuple[str, ...]
+    question_words: tuple[str, ...]
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +42,7 @@ def answer_types() -> AnswerTypes:
         ),
         followup_cues=frozenset(data["followup_cues"]),
         followup_openers=tuple(sorted(data["followup_openers"], key=len, reverse=True)),
+        question_words=tuple(data["question_words"]),
     )
 
 
@@ -63,9 +66,17 @@ def clean_question(question: str, limit: int) -> tuple[str, str | None]:
 
 def answer_type(question: str) -> str | None:
     """duration, date, number, person, place or reason — the first kind whose question words occur."""
-    for kind, pattern in answer_types().patterns.items():
+    types = answer_types()
+    for kind, pattern in types.patterns.items():
         if pattern.search(question):
             return kind
+    # a misspelt question word («Сколко вагонов …?»): a word no dictionary knows, read as the closest one
+    for w in words(question)[:3]:
+        if len(w) >= 4 and not is_dictionary_word(w):
+            close = difflib.get_close_matches(w, types.question_words, n=1, cutoff=0.8)
+            if close:
+                fixed = re.sub(rf"(?<!\w){w}(?!\w)", close[0], question.lower(), count=1)
+                return next((kind for kind, pattern in types.patterns.items() if pattern.search(fixed)), None)
     return None
 
 

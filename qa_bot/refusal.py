@@ -1,9 +1,10 @@
 """When to say «В документах нет ответа»: a small logistic model over the evidence, fitted on the dev split.
 
 The evidence (all in 0..1, general to any collection): how much of the question the chosen sentences
-and the best sentence cover, the encoder similarity of the best sentence, whether the answer holds the
-asked-for kind, how much of the question the best passage covers, how much of the question's words
-the collection does not know at all, and whether the question is in Russian. The weights live in
+and the best sentence cover, the best encoder similarity among the chosen sentences, whether the answer
+holds the asked-for kind (a number that counts what was asked, a name beside the asked role: slots.py),
+how much of the question the best passage covers, how much of the question's words the collection does
+not know at all, and whether the question is in Russian. The weights live in
 `qa_bot/data/refusal_model.json`, written by `python -m qa_bot.evaluation.calibrate` from the dev
 split of eval/gold.jsonl; the test split is never used for it.
 """

@@ -119,6 +119,29 @@ def test_off_topic_and_unknown_things_are_refused(answerer: Answerer) -> None:
         assert answer.refused and answer.answer == REFUSAL, (question, answer.answer)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Сколько жителей в Ижевске?",  # the documents give years and units of other things, not people
+        "Какая зарплата у министра экономики Удмуртии?",  # no amount of money next to the minister
+        "Сколько стоит один автобус МАЗ?",  # a count of buses is not a price
+        "Кто директор Могилевского лифтового завода?",  # the plant is named, its director is not
+    ],
+)
+def test_same_topic_questions_the_documents_do_not_answer_are_refused(answerer: Answerer, question: str) -> None:
+    answer = answerer.answer(question)
+    assert answer.refused and answer.answer == REFUSAL, (question, answer.answer)
+
+
+def test_a_reason_that_shares_no_word_with_the_question_comes_with_the_sentence_it_explains(
+    answerer: Answerer,
+) -> None:
+    question = "Почему в столице Удмуртии нельзя выйти в интернет через сотовую сеть?"
+    found = answerer.extraction(question, answerer.retriever.search(question))
+    assert found is not None and "безопасности" in found.answer and "мобильный интернет" in found.answer
+    assert found.coverage > 0  # so the «no word of the question in the answer» rule does not refuse it
+
+
 def test_the_model_load_is_reported_apart_from_retrieval(tmp_path: Path, answerer: Answerer) -> None:
     settings = make_settings(tmp_path, embedding_model="e5-small")
     lazy = Answerer(Retriever(answerer.retriever.index, lambda: load_embedder(settings)), None, settings)

@@ -5,8 +5,10 @@
 
 For each embedding model it indexes the documents into a temporary folder, answers every dev question
 with the refusal policy switched off, records the evidence of the extractive answer, and fits a
-logistic regression (answerable = 1) with a little L2; the threshold is the lowest probability that
-keeps false refusals on dev at or under the target while refusing as many unanswerable ones as it can.
+logistic regression (answerable = 1) on standardised features with a little L2; the threshold keeps false
+refusals on dev at or under the target while refusing as many unanswerable ones as it can, midway between
+the last answerable question it refuses and the first it keeps. Questions answered from the documents'
+metadata are left out (the policy is never asked about them).
 A lexical model without the encoder feature is fitted too (for encoders not calibrated here).
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..answer import Answerer
+from ..dates import metadata_question
 from ..pipeline import Pipeline
 from ..questions import is_russian
 from ..refusal import LEXICAL, MODEL_FILE, Evidence
@@ -29,6 +32,7 @@ from .gold import GoldItem, load_gold, select_split
 
 FEATURES = [f for f in Evidence.__dataclass_fields__]
 MAX_FALSE_REFUSALS = 0.05
+L2 = 1.0  # ridge penalty of the fit (features are 0..1)
 
 
 def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> list[tuple[Evidence, int]]:
@@ -42,6 +46,8 @@ def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> l
         answerer = Answerer(retriever, None, local)
         for g in items:
             text = g.question
+            if is_russian(text) and metadata_question(text) is not None:
+                continue  # answered from the documents' metadata; the policy is never asked
             query, context, hits = answerer._retrieve(text, list(g.history), local.top_k, None)
             if is_russian(query) and retriever.unknown_names(query):
                 continue  # refused by the unknown-name rule before the policy is asked
@@ -51,10 +57,16 @@ def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> l
     return out
 
 
-def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = 1.0) -> dict:
-    """Logistic regression by Newton's method with an L2 penalty (not on the bias); threshold from dev."""
-    x = np.array([e.vector(features) for e, _ in rows], dtype=np.float64)
+def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = L2) -> dict:
+    """Logistic regression by Newton's method with an L2 penalty (not on the bias); threshold from dev.
+
+    The features are standardised for the fit, so that the penalty does not shrink a feature for its narrow
+    range (encoder cosines vary over a few hundredths); the weights are written back in raw units."""
+    raw = np.array([e.vector(features) for e, _ in rows], dtype=np.float64)
     y = np.array([label for _, label in rows], dtype=np.float64)
+    mean, scale = raw.mean(axis=0), raw.std(axis=0)
+    scale[scale < 1e-9] = 1.0  # a constant feature stays as it is
+    x = (raw - mean) / scale
     xb = np.hstack([x, np.ones((len(y), 1))])
     w = np.zeros(xb.shape[1])
     penalty = np.eye(xb.shape[1]) * l2
@@ -71,10 +83,12 @@ def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = 1.0) 
     threshold = choose_threshold(p, y)
     refused_unanswerable = float(np.mean(p[y == 0] < threshold)) if (y == 0).any() else 0.0
     false_refusals = float(np.mean(p[y == 1] < threshold)) if (y == 1).any() else 0.0
+    weights = w[:-1] / scale
+    bias = w[-1] - float(weights @ mean)
     return {
         "features": features,
-        "weights": [round(float(v), 4) for v in w[:-1]],
-        "bias": round(float(w[-1]), 4),
+        "weights": [round(float(v), 4) for v in weights],
+        "bias": round(float(bias), 4),
         "threshold": round(threshold, 4),
         "dev": {"rows": len(y), "refused_unanswerable": round(refused_unanswerable, 3),
                 "false_refusals": round(false_refusals, 3)},
@@ -82,13 +96,15 @@ def fit(rows: list[tuple[Evidence, int]], features: list[str], l2: float = 1.0) 
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
-    """The highest threshold whose false-refusal rate stays within MAX_FALSE_REFUSALS."""
+    """A threshold whose false-refusal rate on dev stays within MAX_FALSE_REFUSALS, midway in its gap."""
     positives = np.sort(p[y == 1])
     if not len(positives):
         return 0.5
     allowed = int(np.floor(MAX_FALSE_REFUSALS * len(positives)))
-    # refusing below positives[allowed] refuses exactly `allowed` answerable questions
-    return float(max(0.0, positives[allowed] - 1e-6))
+    # refusing below positives[allowed] refuses exactly `allowed` answerable questions; the bar sits midway
+    # between the last answerable question refused and the first one kept, not against the latter
+    below = positives[allowed - 1] if allowed else max(0.0, positives[0] - 0.02)
+    return float((below + positives[allowed]) / 2)
 
 
 def main(argv: list[str] | None = None) -> None:

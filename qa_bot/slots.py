@@ -1,0 +1,283 @@
+"""The answer slot of a quantity question: what the number must count, and whether a sentence's number does.
+
+«Сколько врачей в больнице?» wants a number of врачи: «до 2040 года» counts years and does not answer it,
+«около 600 человек» does. «Сколько стоит …», «Какая зарплата …» want an amount of money, «Какую долю …»
+a share. A number's counted noun is the first noun after it (multipliers such as «тыс.» and adjectives
+skipped), as Russian puts it: numeral + noun in the genitive. Generic counters («единица», «штука») count
+anything, «человек» counts any animate noun. The word lists are general Russian in data/answer_slots.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+from .text import fold, lemma, normalize_spaces
+
+WINDOW = 4  # tokens looked at after a number for its counted noun (adjectives between are skipped)
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-zа-яё]+|[%$€₽]", re.IGNORECASE)
+_ORDINAL_TAIL = re.compile(r"-[а-яё]{1,3}(?![а-яё])", re.IGNORECASE)  # «558-й», «2025-го», «90-х»
+_IN_NAME = re.compile(r"[a-zа-яё]-$", re.IGNORECASE)  # «Ил-76», «МС-21»: a model name, not a count
+_SKIP_POS = frozenset({"ADJF", "PRTF", "NUMR", "ADVB", "PREP", "CONJ", "PRCL", "NPRO"})
+
+
+@dataclass(frozen=True)
+class Slot:
+    kind: str  # "count", "money" or "share"
+    noun: str = ""  # the counted noun's lemma ("count" only)
+    animate: bool = False
+
+
+@dataclass(frozen=True)
+class _Words:
+    quantity: frozenset[str]
+    multipliers: frozenset[str]
+    generic: frozenset[str]
+    people: frozenset[str]
+    money_units: frozenset[str]
+    money: frozenset[str]
+    share: frozenset[str]
+    share_units: frozenset[str]
+    people_words: frozenset[str]
+    open_measures: frozenset[str]
+    count_measures: frozenset[str]
+    which: frozenset[str]
+    linking: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _words() -> _Words:
+    data = json.loads(files("qa_bot").joinpath("data", "answer_slots.json").read_text(encoding="utf-8"))
+    sets = {k: frozenset(fold(w) for w in v) for k, v in data.items() if not k.startswith("_")}
+    return _Words(
+        sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
+        sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
+        sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
+        sets["linking_verbs"],
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _number_words() -> frozenset[str]:
+    """Numerals pymorphy3 does not tag as such («дважды», «половина»): the number lemmas of answer_types.json."""
+    from .questions import answer_types
+
+    return answer_types().number_lemmas - {"процент", "единица"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    lemma: str
+    pos: str | None
+    animate: bool
+    number: bool  # a count: digits (not an ordinal, not part of a model name) or a numeral word
+    lemmas: frozenset[str]  # normal forms of every parse («стоят»: стоять and стоить)
+
+
+def _tokens(text: str) -> list[_Token]:
+    from .text import _morph
+
+    words = _words()
+    text = normalize_spaces(text)
+    out = []
+    for m in _TOKEN.finditer(text):
+        word = m.group().lower()
+        if word[0].isdigit():
+            ordinal = _ORDINAL_TAIL.match(text, m.end()) is not None
+            named = _IN_NAME.search(text[max(0, m.start() - 2) : m.start()]) is not None
+            out.append(_Token(word, word, "NUMB", False, not (ordinal or named), frozenset()))
+            continue
+        if not re.match("[а-яё]", word):
+            out.append(_Token(word, fold(word), None, False, False, frozenset({fold(word)})))
+            continue
+        parses = _morph().parse(word)
+        first = parses[0].tag
+        lem = lemma(word)
+        alts = frozenset(fold(p.normal_form) for p in parses[:4]) | {lem}
+        numeral = first.POS == "NUMR" or bool(alts & (words.multipliers | _number_words()))
+        out.append(_Token(word, lem, str(first.POS) if first.POS else None, "anim" in first, numeral, alts))
+    return out
+
+
+def asked_slot(question: str) -> Slot | None:
+    """What a quantity question asks to be counted; None when it asks no particular thing
+    («На сколько вырос экспорт?») or is not a quantity question."""
+    words = _words()
+    tokens = _tokens(question)
+    for i, t in enumerate(tokens):
+        if t.lemma in words.quantity or t.text in words.quantity:
+            return _slot_after(tokens[i + 1 : i + 1 + WINDOW], verbs=True)
+        if t.lemmas & words.which:
+            slot = _slot_after(tokens[i + 1 : i + 3], verbs=False, measures_only=True)
+            if slot is not None:
+                return slot
+    for i, t in enumerate(tokens[:-1]):  # «… в долларах?», «… в рублях?»
+        if t.text == "в" and tokens[i + 1].lemma in words.money_units and tokens[i + 1].pos == "NOUN":
+            return Slot("money")
+    return None
+
+
+def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = False) -> Slot | None:
+    words = _words()
+    for j, t in enumerate(tokens):
+        if t.pos == "NOUN":
+            if t.lemma in words.money or t.lemmas & words.money_units:
+                return Slot("money")
+            if t.lemma in words.share:
+                return Slot("share")
+            if t.lemma in words.people_words:  # «население — 1,2 млн», «… 600 тыс. человек»
+                return Slot("count", t.lemma, True)
+            if t.lemma in words.count_measures:  # «количество вагонов», «численность населения»
+                nxt = _slot_after(tokens[j + 1 :], verbs=False)
+                if nxt is None and t.lemma == "численность":
+                    return Slot("count", t.lemma, True)
+                return nxt
+            if t.lemma in words.open_measures:
+                return None  # «объём», «размер»: any unit may answer
+            return None if measures_only else Slot("count", t.lemma, t.animate)
+        if t.pos in ("VERB", "INFN", "PRTS", "GRND"):
+            return Slot("money") if verbs and t.lemmas & words.money else None
+        if t.pos not in _SKIP_POS and t.pos is not None:
+            return None
+    return None
+
+
+def _unit(tokens: list[_Token], i: int) -> _Token | None:
+    """The counted noun (or unit sign) of the number at `i`: the first noun after it, multipliers skipped."""
+    words = _words()
+    for t in tokens[i + 1 : i + 1 + WINDOW]:
+        if t.number:
+            continue
+        if t.lemmas & words.share_units:  # «100-процентный»
+            return t
+        if t.pos is None:  # %, $, €, ₽
+            return t if t.text in "%$€₽" else None
+        if t.pos == "NOUN":
+            return t
+        if t.pos not in _SKIP_POS:
+            return None
+    return None
+
+
+def fills(slot: Slot, sentence: str) -> bool:
+    """True when a number in `sentence` counts what `slot` asks for."""
+    from .extractive import related
+
+    words = _words()
+    tokens = _tokens(sentence)
+    for i, t in enumerate(tokens):
+        if not t.number:
+            continue
+        unit = _unit(tokens, i)
+        before = tokens[i - 1] if i else None
+        if slot.kind == "money":
+            if (unit and unit.lemma in words.money_units) or (before and before.text in "$€₽"):
+                return True
+        elif slot.kind == "share":
+            if (unit and unit.lemmas & words.share_units) or t.lemmas & words.share_units:
+                return True
+        elif t.pos == "ADVB" and slot.noun == "раз":  # «дважды», «втрое»: a number of times
+            return True
+        elif unit is None:
+            if _near(tokens, i, slot.noun):  # a bare figure counts only what stands just before it
+                return True
+        elif (
+            related(unit.lemma, slot.noun)
+            or unit.lemma in words.generic
+            or (slot.animate and (unit.animate or unit.lemma in words.people))
+            or _near(tokens, i, slot.noun)
+        ):
+            return True
+    return False
+
+
+def _near(tokens: list[_Token], i: int, noun: str) -> bool:
+    """The asked noun stands just before the number («вагонов — 40»)."""
+    from .extractive import related
+
+    return any(related(t.lemma, noun) for t in tokens[max(0, i - 3) : i] if t.pos == "NOUN")
+
+
+@dataclass(frozen=True)
+class Role:
+    """«Кто председатель Тверского облсовета?»: head «председатель», the adjectives before each noun after it."""
+
+    head: str
+    nouns: tuple[tuple[str, frozenset[str]], ...]  # (noun, its adjectives) of the phrase after the head
+
+
+_WHO = frozenset({"кто", "кого", "кому", "кем"})
+
+
+def asked_role(question: str) -> Role | None:
+    """The role a person question names («кто [является] <роль> …», «как зовут <роль> …»), or None when it
+    names none («Кто встречался …», «Кто такой Ефимов?»)."""
+    words = _words()
+    tokens = _tokens(question)
+    for i, t in enumerate(tokens):
+        named = t.text == "зовут" and i and tokens[i - 1].text == "как"
+        if t.text not in _WHO and not named:
+            continue
+        rest = tokens[i + 1 :]
+        while rest and rest[0].lemmas & words.linking:
+            rest = rest[1:]
+        if not rest or rest[0].pos != "NOUN" or _is_name(question, rest[0]):
+            return None
+        nouns: list[tuple[str, frozenset[str]]] = []
+        adjectives: set[str] = set()
+        for u in rest[1:]:
+            if u.pos == "ADJF":
+                adjectives.add(u.lemma)
+            elif u.pos == "NOUN":
+                nouns.append((u.lemma, frozenset(adjectives)))
+                adjectives = set()
+            else:
+                break
+        return Role(rest[0].lemma, tuple(nouns))
+    return None
+
+
+def _is_name(question: str, token: _Token) -> bool:
+    from .text import _morph
+
+    tag = _morph().parse(token.text)[0].tag
+    capitalised = re.search(rf"\b{token.text.capitalize()}\b", question)
+    return any(g in tag for g in ("Name", "Surn", "Patr")) or capitalised is not None
+
+
+def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
+    """False when the sentence lacks a word of the role (one the collection knows) or names the same role
+    of another body («Председатель Курского облсовета» for «председатель Тверского облсовета»)."""
+    from .extractive import related
+
+    tokens = _tokens(sentence)
+    heads = [i for i, t in enumerate(tokens) if t.pos == "NOUN" and related(t.lemma, role.head)]
+    if not heads:
+        return not knows(role.head)
+    have = {t.lemma for t in tokens}
+    if any(knows(noun) and not any(related(noun, h) for h in have) for noun, _ in role.nouns):
+        return False  # «председатель правительства X» is not answered by a sentence about another body
+    for i in heads:
+        contrast = False
+        window = tokens[i + 1 : i + 1 + WINDOW]
+        adjectives: set[str] = set()
+        for u in window:
+            if u.pos == "ADJF":
+                adjectives.add(u.lemma)
+                continue
+            if u.pos != "NOUN":
+                break
+            for noun, asked in role.nouns:
+                if related(u.lemma, noun) and asked and adjectives and not any(
+                    related(a, b) for a in asked for b in adjectives
+                ):
+                    contrast = True  # same office, another body
+            adjectives = set()
+        if not contrast:
+            return True
+    return False

@@ -1,0 +1,64 @@
+"""The answer slot of quantity and person questions: a number must count what was asked, a name must hold
+the asked role. Sentences here are made up; the word lists are general Russian (data/answer_slots.json)."""
+
+from __future__ import annotations
+
+from qa_bot.questions import answer_type
+from qa_bot.slots import Slot, asked_role, asked_slot, fills, fills_role
+
+
+def test_what_a_quantity_question_counts() -> None:
+    assert asked_slot("Сколько жителей в городе?") == Slot("count", "житель", True)
+    assert asked_slot("Сколько новых станков купили?") == Slot("count", "станок", False)  # adjective skipped
+    assert asked_slot("Какое количество вагонов отправили?") == Slot("count", "вагон", False)
+    assert asked_slot("Сколько стоит билет?") == Slot("money")  # «стоит», a verb of price
+    assert asked_slot("А сколько он зарабатывает?") == Slot("money")  # a pronoun between
+    assert asked_slot("Какая зарплата у директора?") == Slot("money")
+    assert asked_slot("Какой доход компании в рублях?") == Slot("money")
+    assert asked_slot("Какую долю рынка занимает фирма?") == Slot("share")
+    assert asked_slot("На сколько вырос экспорт?") is None  # a growth: any figure may answer
+    assert asked_slot("Какой объём добычи?") is None
+    assert asked_slot("Кто директор завода?") is None
+
+
+def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
+    people = Slot("count", "житель", True)
+    assert not fills(people, "Программа продлена до 2030 года и охватывает город.")  # years, not people
+    assert fills(people, "В городе живут около 650 тыс. человек.")  # «человек» counts any animate noun
+    assert not fills(people, "Завод выпустил 40 тыс. станков.")
+    wagons = Slot("count", "вагон", False)
+    assert fills(wagons, "Около 3 тыс. единиц нуждаются в замене.")  # a generic counter
+    assert fills(wagons, "Отправлено 120 новых вагонов.")
+    assert not fills(wagons, "Белорусские 558-й и 407-й заводы работают по Ил-76.")  # ordinals, model names
+    assert fills(Slot("count", "раз", False), "Он дважды выигрывал турнир.")  # a numeral adverb
+    population = asked_slot("Какова численность населения города?")
+    assert population is not None and fills(population, "Население — 1,2 млн.")  # the noun before the figure
+    assert fills(population, "В городе живут 600 тыс. человек.") and not fills(population, "Основан в 1812 году.")
+    assert fills(Slot("money"), "Объём торговли довели до полумиллиарда долларов.")
+    assert not fills(Slot("money"), "Поставят 120 автобусов.")
+    assert fills(Slot("share"), "Завод выпускает 95 % продукции отрасли.")
+    assert fills(Slot("share"), "Это станет 100-процентной победой.")
+    assert not fills(Slot("share"), "Поставят 120 автобусов.")
+
+
+def test_a_person_question_names_a_role_the_answer_must_hold() -> None:
+    role = asked_role("Кто председатель Тверского облисполкома?")
+    assert role is not None and role.head == "председатель"
+    assert asked_role("Кто такой Иван Петров?") is None and asked_role("Кто встречался с министром?") is None
+
+    def knows(lemma: str) -> bool:
+        return True  # every word known to the collection
+
+    assert not fills_role(role, "Председатель Курского облисполкома Иван Петров сказал …", knows)  # other body
+    assert fills_role(role, "Председатель Тверского облисполкома Иван Петров сказал, что …", knows)
+    assert not fills_role(role, "Иван Петров, директор завода, сказал, что …", knows)
+    # a head word the collection does not know may be a paraphrase: not held against the sentence
+    head = asked_role("Кто является главой правительства области?")
+    assert head is not None
+    assert fills_role(head, "Иван Петров, председатель правительства области.", lambda t: t != "глава")
+
+
+def test_a_misspelt_question_word_still_asks_its_kind() -> None:
+    assert answer_type("Сколко вагонов отправили?") == "number"
+    assert answer_type("Кагда откроют музей?") == "date"
+    assert answer_type("Какие машины ездят?") is None
