@@ -130,3 +130,21 @@ def test_corrupt_index_is_reported_and_rebuilt(docs: Path, settings_factory, emb
     (settings.index_dir / CURRENT).write_text("gen-missing\n", encoding="utf-8")
     with pytest.raises(IndexCorruptError):
         Index.load(settings.index_dir)
+
+
+def test_an_index_of_the_previous_format_is_rebuilt_by_a_plain_update(
+    docs: Path, settings_factory, embedder: Embedder
+) -> None:
+    """Format 1 kept every chunk in one chunks.jsonl: readers are told to rebuild, `qa-bot index` does it."""
+    settings = settings_factory()
+    index, _ = update_index(settings, embedder)
+    manifest_path = index.folder / "manifest.json"
+    old = json.loads(manifest_path.read_text(encoding="utf-8")) | {"format_version": 1}
+    old.pop("segments")
+    manifest_path.write_text(json.dumps(old), encoding="utf-8")
+    (index.folder / "chunks.jsonl").write_text("{}\n", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="has format 1.*--rebuild"):
+        Index.load(settings.index_dir)
+    rebuilt, report = update_index(settings, embedder)
+    assert rebuilt is not None and report.written and any("Rebuilding" in w for w in report.warnings)
+    assert set(Index.load(settings.index_dir).documents) == {UDMURTIA, ULYANOVSK}
