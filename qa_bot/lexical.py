@@ -23,6 +23,7 @@ from .errors import IndexCorruptError
 
 K1 = 1.2
 B = 0.75
+SEARCH_COST = 16  # one binary search in a postings list costs about this many sequential additions
 
 
 def idf(n: int, df: int) -> float:
@@ -146,7 +147,9 @@ class Postings:
             theta = float(np.partition(acc[cand], len(cand) - k)[len(cand) - k])
             if theta > rest * (1 + 1e-5) + 1e-6:  # float32 sums: a margin, never a wrong prune
                 hopeful = cand[acc[cand] + rest * (1 + 1e-5) + 1e-6 > theta]
-                return _best(hopeful, self._complete(hopeful, acc[hopeful], plan[j + 1 :]), k)
+                left = sum(int(self.indptr[i2 + 1] - self.indptr[i2]) for i2, _ in plan[j + 1 :])
+                if len(hopeful) * SEARCH_COST < left:  # binary searches cheaper than adding the rest
+                    return _best(hopeful, self._complete(hopeful, acc[hopeful], plan[j + 1 :]), k)
         cand = np.flatnonzero(acc)
         if dead is not None:
             cand = cand[~dead[cand]]
