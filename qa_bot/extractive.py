@@ -21,7 +21,7 @@ import numpy as np
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .questions import sentence_evidence
 from .retrieve import Hit
-from .slots import asked_role, asked_slot, fills, fills_role
+from .slots import asked_focus, asked_role, asked_slot, fills, fills_role
 from .text import lemmas
 
 CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
@@ -187,6 +187,16 @@ def extract_answer(
         if follower is not None and kind in follower.evidence:
             chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
             covered |= {t for t in wanted if _has(follower.terms, t)}
+    focus = asked_focus(question)
+    if focus and not any(_has(c.terms, focus) for c in chosen):
+        # «Какие виды обогревателей …?» + «… выпускает широкий ассортимент техники.»: the sentence
+        # beside it that names the asked thing («Это … обогреватели, …») carries the answer
+        for step in (1, -1):
+            near = _sentence_at(best, candidates, step)
+            if near is not None and near not in chosen and _has(near.terms, focus):
+                chosen.append(near)
+                covered |= {t for t in wanted if _has(near.terms, t)}
+                break
     while len(chosen) < max_sentences:
         # one more sentence only for what the first left out; another document must bring much more
         def gain(c: Candidate, covered: set[str] = covered) -> float:

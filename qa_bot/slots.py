@@ -47,6 +47,7 @@ class _Words:
     count_measures: frozenset[str]
     which: frozenset[str]
     linking: frozenset[str]
+    kind_heads: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +58,7 @@ def _words() -> _Words:
         sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
-        sets["linking_verbs"],
+        sets["linking_verbs"], sets["kind_heads"],
     )  # fmt: skip
 
 
@@ -119,6 +120,26 @@ def asked_slot(question: str) -> Slot | None:
     for i, t in enumerate(tokens[:-1]):  # «… в долларах?», «… в рублях?»
         if t.text == "в" and tokens[i + 1].lemma in words.money_units and tokens[i + 1].pos == "NOUN":
             return Slot("money")
+    return None
+
+
+def asked_focus(question: str) -> str | None:
+    """The noun a which-question asks about: «Какие виды обогревателей …» -> обогреватель, «Какой
+    завод …» -> завод; a generic head («вид», «тип») gives way to the noun it governs. None when
+    the question has no which-word followed by a noun."""
+    words = _words()
+    tokens = _tokens(question)
+    for i, t in enumerate(tokens):
+        if not t.lemmas & words.which:
+            continue
+        for u in tokens[i + 1 : i + 1 + WINDOW]:
+            if u.pos == "NOUN":
+                if u.lemma in words.kind_heads:
+                    continue
+                return u.lemma
+            if u.pos not in _SKIP_POS:
+                break
+        return None
     return None
 
 

@@ -52,6 +52,8 @@ def said(answer_text: str, fact: str) -> bool:
         ("скока лифтов нада заменить в удмуртии", UDMURTIA, "3 тыс"),  # colloquial
         ("Как долго ижевский производитель обогревателей работает с белорусской компанией?", UDMURTIA, "18 лет"),
         ("На сколько вырос товарооборот Ульяновской области с Белоруссией?", ULYANOVSK, "25-30"),
+        # the best sentence names the factory, the next one the kinds asked for («Это … обогреватели»)
+        ("Какие виды обогревателей выпускают в Ижевске?", UDMURTIA, "инфракрасные"),
     ],
 )
 def test_reader_questions_answered_with_the_sentence_that_holds_the_answer(

@@ -4,7 +4,7 @@ the asked role. Sentences here are made up; the word lists are general Russian (
 from __future__ import annotations
 
 from qa_bot.questions import answer_type
-from qa_bot.slots import Slot, asked_role, asked_slot, fills, fills_role
+from qa_bot.slots import Slot, asked_focus, asked_role, asked_slot, fills, fills_role
 
 
 def test_what_a_quantity_question_counts() -> None:
@@ -62,3 +62,12 @@ def test_a_misspelt_question_word_still_asks_its_kind() -> None:
     assert answer_type("Сколко вагонов отправили?") == "number"
     assert answer_type("Кагда откроют музей?") == "date"
     assert answer_type("Какие машины ездят?") is None
+
+
+def test_the_noun_a_which_question_asks_about() -> None:
+    assert asked_focus("Какие виды станков выпускает завод?") == "станок"  # «вид» names a kind: its noun is asked
+    assert asked_focus("Какой тип двигателя стоит на тракторе?") == "двигатель"
+    assert asked_focus("Какие белорусские города упоминаются?") == "город"  # adjectives skipped
+    assert asked_focus("На какой выставке показали технику?") == "выставка"
+    assert asked_focus("Кто директор завода?") is None
+    assert asked_focus("Какой была погода?") is None  # no noun right after the which-word
