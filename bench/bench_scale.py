@@ -2,8 +2,10 @@
 
 Per store, each phase in a fresh process (so peak RSS is that phase's): build (write N chunks through
 the store's `with_changes`, the code path `qa-bot index` takes after embedding), on-disk size, load +
-hybrid queries through the real Retriever (p50/p95, peak RSS of the query process), and a one-document
-update (delete one document's chunks, add ten new ones) as a share of the build.
+hybrid queries through the real Retriever (p50/p95, peak RSS of the query process), a re-index of the
+unchanged corpus (the real `update_index`, the path `qa-bot index` takes: every document file is
+stat'ed, nothing is read, embedded, loaded or written) and a one-document update (delete one document's
+chunks, add ten new ones), both as a share of the build.
 
 Cheap synthetic data, said plainly: embedding 1M real chunks would take days on 2 shared cores, so
 vectors are random unit vectors (DIM, default 384 = e5-small) and each chunk's lemmas are drawn with a
@@ -177,7 +179,60 @@ def worker_update(store: str, workdir: Path, n: int, dim: int) -> dict:
     return {"load_s": load_s, "write_s": write_s, "update_s": load_s + write_s, "peak_rss_mb": peak_rss_mb()}
 
 
-WORKERS = {"build": worker_build, "query": worker_query, "update": worker_update}
+def worker_unchanged(store: str, workdir: Path, n: int, dim: int) -> dict:
+    """`update_index` over the built index when no document changed, as `qa-bot index` runs it.
+
+    The synthetic documents get files (one small .txt per document, in workdir/docs-STORE) and the
+    current manifest their stamps and source folder, as a real index has; that setup is not timed.
+    Timed: the whole `update_index` call (writer lock, manifest and segment checks, the scan that
+    stats every file, the comparison). It must not embed, load the index or write a generation.
+    """
+    from qa_bot.collection import resolve_source, stamp
+    from qa_bot.index import CURRENT, read_manifest, stored_sources, update_index
+
+    settings = settings_for(workdir, store)
+    docs = workdir / f"docs-{store}"
+    shutil.rmtree(docs, ignore_errors=True)
+    docs.mkdir(parents=True)
+    folder, manifest = read_manifest(settings.index_dir)
+    files = {}
+    for doc in manifest["documents"]:
+        path = docs / f"{doc}.txt"
+        path.write_text(f"Документ {doc}\n", encoding="utf-8")
+        files[doc] = stamp(path)
+    source = resolve_source(docs)
+    state = {"files": files, "sources": stored_sources([source], settings.index_dir), "excluded": {},
+             "dropped": []}  # fmt: skip
+    (folder / "manifest.json").write_text(json.dumps(manifest | state, ensure_ascii=False), "utf-8")
+    settings = settings.model_copy(update={"docs_dir": docs})
+    current = (settings.index_dir / CURRENT).read_text(encoding="utf-8")
+
+    def no_model():
+        raise AssertionError("an unchanged corpus must not load the embedding model")
+
+    runs = []
+    for _ in range(3):  # the first is the figure; the other two show the spread
+        started = time.perf_counter()
+        index, report = update_index(settings, no_model)
+        runs.append(time.perf_counter() - started)
+        changed = report.added or report.changed or report.removed
+        assert index is None and not report.written and not changed, report
+    # and the command itself, in a fresh process (interpreter start and imports included)
+    env = os.environ | {"INDEX_DIR": str(settings.index_dir), "DOCS_DIR": str(docs), "STORE": store,
+                        "FAISS_INDEX": "hnsw", "EMBEDDING_MODEL": "synthetic", "LLM_BACKEND": "extractive"}  # fmt: skip
+    started = time.perf_counter()
+    command = [str(Path(sys.executable).with_name("qa-bot")), "index"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, check=True)
+    cli_s = time.perf_counter() - started
+    assert "already up to date" in done.stdout, done.stdout + done.stderr
+    assert (settings.index_dir / CURRENT).read_text(encoding="utf-8") == current, "a generation was written"
+    return {"unchanged_s": runs[0], "runs_s": runs, "cli_s": cli_s, "cli_says": done.stdout.strip(),
+            "files": len(files), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+WORKERS = {
+    "build": worker_build, "query": worker_query, "unchanged": worker_unchanged, "update": worker_update,
+}  # fmt: skip
 
 
 def run(phase: str, store: str, workdir: Path, n: int, dim: int, timeout: float, queries: int = QUERIES) -> dict:
@@ -204,8 +259,9 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Rewrite the section in BENCHMARKS.md.")
     parser.add_argument("--worker", choices=list(WORKERS))
     parser.add_argument("--store")
-    parser.add_argument("--queries", type=int, default=QUERIES, help="Hybrid questions per store.")
-    parser.add_argument("--phases", default="build,query,update",
+    parser.add_argument("--queries", default=str(QUERIES),
+                        help="Hybrid questions per store: 200, or per store as faiss=200,milvus=30.")
+    parser.add_argument("--phases", default="build,query,unchanged,update",
                         help="Phases to run; a later run with --keep adds the rest to the same --save file.")
     parser.add_argument("--keep", action="store_true", help="Reuse the workdir (a build left by --phases build).")
     parser.add_argument("--save", type=Path, help="Also write the measured rows to this JSON file.")
@@ -213,7 +269,7 @@ def main() -> None:
                         help="Report rows saved by an earlier run (--save) next to this run's.")  # fmt: skip
     args = parser.parse_args()
     if args.worker:
-        extra = {"queries": args.queries} if args.worker == "query" else {}
+        extra = {"queries": int(args.queries)} if args.worker == "query" else {}
         print(json.dumps(WORKERS[args.worker](args.store, args.workdir, args.chunks, args.dim, **extra)))
         return
     if not args.keep:
@@ -225,17 +281,19 @@ def main() -> None:
     if args.keep and args.save and args.save.exists():
         results |= json.loads(args.save.read_text(encoding="utf-8"))
     for store in args.stores.split(","):
+        queries = queries_for(args.queries, store)
         row: dict[str, object] = dict(results.get(store, {}))
         for phase in args.phases.split(","):
             print(f"{store}: {phase} at {args.chunks:,} chunks…", file=sys.stderr, flush=True)
-            out = run(phase, store, args.workdir, args.chunks, args.dim, args.timeout, args.queries)
+            out = run(phase, store, args.workdir, args.chunks, args.dim, args.timeout, queries)
             row[phase] = out
             print(f"  {out}", file=sys.stderr, flush=True)
             if "error" in out:
                 break
             if phase == "build":
                 row["disk_mb"] = folder_bytes(args.workdir / store) / 1e6
-        results[store] = row | {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "queries": args.queries}
+        measured = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        results[store] = row | {"measured": measured, "queries": queries}
         if args.save:
             args.save.write_text(json.dumps({s: results[s] for s in args.stores.split(",") if s in results}), "utf-8")
     section = report(results, args.chunks, args.dim)
@@ -246,12 +304,21 @@ def main() -> None:
         write_section(ROOT / "BENCHMARKS.md", section.splitlines()[0], section)
 
 
+def queries_for(spec: str, store: str) -> int:
+    """--queries: one count for every store ("200") or per store ("faiss=200,milvus=30"; others: QUERIES)."""
+    if "=" not in spec:
+        return int(spec)
+    counts = dict(part.split("=", 1) for part in spec.split(","))
+    return int(counts.get(store, QUERIES))
+
+
 def report(results: dict[str, dict], n: int, dim: int) -> str:
     head = ["store", "build", "on disk", "build peak RSS", "hybrid p50", "hybrid p95", "filtered p95",
-            "query RSS", "1-doc update", "update / build"]  # fmt: skip
+            "query RSS", "unchanged re-index", "unchanged / build", "1-doc update", "update / build"]  # fmt: skip
     rows = []
     for store, r in results.items():
         b, q, u = r.get("build", {}), r.get("query", {}), r.get("update", {})
+        same = r.get("unchanged", {})  # absent in rows saved before this phase existed
         if "error" in b or "error" in q or "error" in u or not (b and q and u):
             what = b.get("error") or q.get("error") or u.get("error") or "not all phases measured yet"
             rows.append([store, str(what)] + [""] * (len(head) - 2))
@@ -261,7 +328,10 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
              else "Milvus Lite (BM25 function + HNSW)") + f", {r.get('queries', QUERIES)} questions",
             f"{b['build_s']:.0f} s", f"{r['disk_mb']:.0f} MB", f"{b['peak_rss_mb']:.0f} MB",
             f"{q['p50_ms']:.1f} ms", f"{q['p95_ms']:.1f} ms", f"{q['filtered_p95_ms']:.1f} ms",
-            f"{q['peak_rss_mb']:.0f} MB", f"{u['update_s']:.1f} s", f"{100 * u['update_s'] / b['build_s']:.1f} %",
+            f"{q['peak_rss_mb']:.0f} MB",
+            f"{same['unchanged_s']:.2f} s" if "unchanged_s" in same else str(same.get("error", "—")),
+            f"{100 * same['unchanged_s'] / b['build_s']:.2f} %" if "unchanged_s" in same else "—",
+            f"{u['update_s']:.1f} s", f"{100 * u['update_s'] / b['build_s']:.1f} %",
         ])  # fmt: skip
     lines = [
         f"## Storage at {n:,} chunks: FAISS-HNSW and Milvus Lite (bench/bench_scale.py)",
@@ -270,8 +340,9 @@ def report(results: dict[str, dict], n: int, dim: int) -> str:
             f"Synthetic data ({dim}-d random unit vectors, {TERMS_PER_CHUNK} Zipf-drawn lemmas per chunk, "
             f"{CHUNKS_PER_DOC} chunks per document); each phase in its own process on this machine's 2 shared cores. "
             "Build = writing every chunk through the store (embedding excluded); hybrid = the real Retriever "
-            "(BM25 + dense, k=5; questions per store in the first column); filtered = restricted to 20 documents; 1-doc update = load + "
-            "replace one document's chunks + write the generation."
+            "(BM25 + dense, k=5; questions per store in the first column); filtered = restricted to 20 documents; "
+            "unchanged re-index = `update_index` when no file changed (one file per document stat'ed, nothing loaded or "
+            "written); 1-doc update = load + replace one document's chunks + write the generation."
         ),
         "",
         "| " + " | ".join(head) + " |",
