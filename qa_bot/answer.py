@@ -226,8 +226,10 @@ class Answerer:
 
         def search(query: str) -> list[Hit]:
             if not recent:
-                return self.retriever.search(query, k, mode, doc_ids)
-            return self._by_recency(self.retriever.search(query, k * RECENCY_POOL, mode, doc_ids))[:k]
+                hits = self.retriever.search(query, k, mode, doc_ids)
+            else:
+                hits = self._by_recency(self.retriever.search(query, k * RECENCY_POOL, mode, doc_ids))[:k]
+            return self.retriever.with_named_documents(query, hits, mode, doc_ids)
 
         if not history:
             query = self._rewrite(text, []) if not is_russian(text) else text
@@ -239,11 +241,18 @@ class Answerer:
         query = self._rewrite(text, history)
         hits = search(query)
         if query == f"{history[-1]} {text}":
-            # a follow-up stays with the document the conversation was about
-            before = self.retriever.search(history[-1], 1, mode, doc_ids)
-            if before:
+            # a follow-up is about what the conversation was about: «она» is the minister of the previous
+            # answer, so the answer comes from that document when it has anything to say
+            topic = _standalone(history)
+            before = self.retriever.search(topic, 1, mode, doc_ids)
+            names = self.retriever.name_terms(text)
+            if before and not (names and not all(n in self.retriever.document_terms(before[0].chunk.doc_id) for n in names)):
+                # (unless the question names what that document does not: «А у Ульяновской области?»)
                 key = before[0].chunk.doc_id
-                hits = sorted(hits, key=lambda h: h.chunk.doc_id != key)
+                within = [h for h in search(query) if h.chunk.doc_id == key] if recent else (
+                    self.retriever.search(query, k, mode, [key])
+                )
+                hits = within or hits
             return query, history[-1], hits
         return query, "", hits
 
@@ -389,6 +398,9 @@ class Answerer:
             context=context,
             similarity=self._similarity(question) if self._uses_encoder else None,
             knows=self.retriever.index.knows,
+            names=self.retriever.name_terms(question),
+            document_terms=self.retriever.document_terms,
+            name_words=self.retriever.name_terms(question, known_only=False),
         )
 
     def evidence(self, question: str, hits: list[Hit], found: Extraction) -> Evidence:
@@ -402,6 +414,9 @@ class Answerer:
             passage_coverage=hits[0].relevance if hits else 0.0,
             unknown=unknown,
             russian=float(is_russian(question)),
+            names=found.names_found,
+            missing=found.missing,
+            topic_only=float(found.topic_only),
         )
 
     @property
@@ -429,6 +444,16 @@ class Answerer:
             return np.stack([self._sentence_vectors[t] for t in texts]) @ query
 
         return sims
+
+
+def _standalone(history: Sequence[str]) -> str:
+    """The last question of a conversation with the ones it leans on («Кто открыл титан?» + «А когда он родился?»)."""
+    parts = [history[-1]]
+    for earlier in reversed(history[:-1]):
+        if not leans_on_history(parts[0]):
+            break
+        parts.insert(0, earlier)
+    return " ".join(parts)
 
 
 def llm_failure_notice(exc: LLMError) -> str:

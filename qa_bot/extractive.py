@@ -19,10 +19,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
-from .questions import sentence_evidence
+from .questions import answer_types, sentence_evidence
 from .retrieve import Hit
 from .slots import asked_focus, asked_role, asked_slot, fills, fills_role
-from .text import lemmas
+from .text import lemmas, words
 
 CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
 SIM_WEIGHT = 0.5  # weight of the encoder similarity (rescaled over the candidates) next to word coverage
@@ -30,6 +30,7 @@ TYPE_BONUS = 0.15  # a sentence holding the asked-for kind of answer
 TYPE_MISSING = 0.6  # multiplier when the question asks for a kind the sentence does not hold
 OTHER_DOCUMENT_WEIGHT = 0.85  # sentences from another document than the first passage's
 OTHER_DOCUMENT_PENALTY = 0.15  # an extra sentence from another document than the best one must gain this much more
+NAME_MISSING_WEIGHT = 0.5  # per name of the question that the sentence's document never mentions
 
 
 @dataclass
@@ -61,9 +62,12 @@ class Extraction:
     similarity: float  # the highest encoder cosine among the chosen sentences (0 without an encoder)
     type_ok: bool  # the answer holds the asked-for kind (True when no kind was asked)
     chosen: list[Candidate] = field(default_factory=list)
+    names_found: float = 1.0  # share of the question's names that the answer's documents mention
+    missing: float = 0.0  # question words the collection uses but the answer and its neighbours lack (IDF share)
+    topic_only: bool = False  # the answer shares only the question's names, nothing of what it asks about them
 
 
-def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
+def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
     top = max((h.score for h in hits), default=1.0) or 1.0
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
@@ -82,7 +86,8 @@ def _candidates(hits: Sequence[Hit]) -> list[Candidate]:
             text = span.text.rstrip()
             if text.endswith(":") or not text[-1:] in ".!?…\"»)":
                 weight *= CAPTION_WEIGHT
-            out.append(Candidate(rank, hit, i, span.start, span.text, terms[i], around, weight, sentence_evidence(span.text)))
+            evidence = sentence_evidence(span.text, asked)
+            out.append(Candidate(rank, hit, i, span.start, span.text, terms[i], around, weight, evidence))
     return out
 
 
@@ -137,6 +142,9 @@ def extract_answer(
     context: str = "",
     similarity: Callable[[list[str]], np.ndarray] | None = None,
     knows: Callable[[str], bool] | None = None,
+    names: Sequence[str] = (),
+    document_terms: Callable[[str], frozenset[str]] | None = None,
+    name_words: Sequence[str] = (),
     max_sentences: int = 3,
     min_gain: float = 0.2,
 ) -> Extraction | None:
@@ -145,11 +153,15 @@ def extract_answer(
     `question_terms`: the question's content lemmas as the index knows them; `kind`: the kind of
     answer asked for (questions.answer_type); `context`: the previous question of a follow-up (its
     words count a third); `similarity(texts)`: encoder cosines of the question to each text; `knows(lemma)`:
-    whether the collection has the word (a role word it lacks may be a paraphrase; default: has them all).
+    whether the collection has the word (a role word it lacks may be a paraphrase; default: has them all);
+    `names`: the index terms of the question's proper names, `document_terms(doc_id)`: a document's lemmas —
+    a sentence from a document that never mentions a name the question asks about is about something else;
+    `name_words`: the terms of the question's names the collection does not know (misspelt ones, say).
     """
     question_terms = list(question_terms)
     context_terms = [t for t in lemmas(context) if t not in question_terms]
-    candidates = _candidates(hits)
+    asked = frozenset(words(question + " " + context)) | frozenset(lemmas(question + " " + context))
+    candidates = _candidates(hits, asked)
     if not candidates or not (question_terms or context_terms or similarity):
         return None
     slot = asked_slot(question) if kind == "number" else None
@@ -166,6 +178,13 @@ def extract_answer(
         for c in candidates:
             if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
                 c.evidence.discard("person")
+    mentions: dict[str, float] = {}
+    if names and document_terms is not None:
+        for doc in {c.hit.chunk.doc_id for c in candidates}:
+            have = document_terms(doc)
+            mentions[doc] = sum(_has(have, n) for n in names) / len(names)
+        for c in candidates:
+            c.weight *= NAME_MISSING_WEIGHT ** round((1 - mentions[c.hit.chunk.doc_id]) * len(names))
     idf = idf_weights(question_terms + context_terms, hits)
     wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
     if similarity is not None:
@@ -211,7 +230,51 @@ def extract_answer(
             break
         chosen.append(extra)
         covered |= {t for t in wanted if _has(extra.terms, t)}
-    return _render(chosen, wanted, kind, best)
+    names_found = 1.0
+    if mentions:
+        assert document_terms is not None
+
+        def unnamed(cs: list[Candidate]) -> list[str]:
+            have = frozenset().union(*(document_terms(d) for d in {c.hit.chunk.doc_id for c in cs}))
+            return [n for n in names if not _has(have, n)]
+
+        missing = unnamed(chosen)
+        if missing and len(missing) < len(names) and len(chosen) < max_sentences + 1:
+            # «… председателя правительства Удмуртии и губернатора Ульяновской области»: the other name is
+            # in another document; its best sentence joins the answer
+            pool = [c for c in candidates if c not in chosen and not set(missing) <= set(unnamed([c]))]
+            if pool:
+                extra = max(pool, key=lambda c: (scorer.score(c, covered, sims), -c.hit_rank, -c.start))
+                if scorer.lexical(extra, set()) > 0:
+                    chosen.append(extra)
+                    covered |= {t for t in wanted if _has(extra.terms, t)}
+                    missing = unnamed(chosen)
+        names_found = 1 - len(missing) / len(names)
+    found = _render(chosen, wanted, kind, best)
+    found.names_found = names_found
+    found.missing = _missing(found, question_terms, idf, kind, knows)
+    named = list(names) + list(name_words)
+    offices = answer_types().categories["any"]
+    asked_about = [t for t in question_terms if t not in offices and not any(related(t, n) for n in named)]
+    window = frozenset().union(*(c.terms | c.context for c in found.chosen))
+    found.topic_only = bool(named and asked_about) and not any(_has(window, t) for t in asked_about)
+    return found
+
+
+def _missing(
+    found: Extraction, question_terms: list[str], idf: dict[str, float], kind: str | None,
+    knows: Callable[[str], bool] | None,
+) -> float:  # fmt: skip
+    """IDF share of the question's words that the collection uses somewhere but the chosen sentences and
+    their neighbours do not: «Когда умер Менделеев?» over a sentence on his birth lacks «умереть», which
+    another document has. A word naming the answer's kind («в каком городе») is answered by an instance."""
+    terms = set(question_terms)
+    total = sum(idf[t] for t in terms) or 1.0
+    window = frozenset().union(*(c.terms | c.context for c in found.chosen))
+    types = answer_types()
+    categories = types.categories["any"] | (types.categories.get(kind or "", frozenset()) if found.type_ok else frozenset())
+    lacking = [t for t in terms if (knows is None or knows(t)) and t not in categories and not _has(window, t)]
+    return sum(idf[t] for t in lacking) / total
 
 
 def _sentence_at(c: Candidate, candidates: list[Candidate], step: int) -> Candidate | None:
@@ -235,7 +298,10 @@ def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None,
         parts.append(f"{c.text.rstrip()} [{c.hit_rank}]" if last_of_run else c.text.rstrip())
     text = " ".join(parts)
     union = frozenset().union(*(c.terms for c in chosen))
-    evidence = set().union(*(c.evidence for c in chosen))
+    # the asked-for kind must stand in the best sentence or a sentence beside it, not in an extra one
+    # chosen for other words of the question («… запасы нефти» + «… 3 тыс. единиц нуждаются в замене»)
+    beside = [c for c in chosen if c.hit is best.hit and abs(c.index - best.index) <= 1]
+    evidence = set().union(*(c.evidence for c in beside))
     return Extraction(
         answer=text,
         citations=citations,

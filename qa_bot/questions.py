@@ -14,12 +14,13 @@ from importlib.resources import files
 
 from . import messages
 from .errors import UsageError
-from .text import is_dictionary_word, lemma, normalize_spaces, words
+from .text import fold, is_dictionary_word, lemma, normalize_spaces, words
 
 
 @dataclass(frozen=True)
 class AnswerTypes:
     patterns: dict[str, re.Pattern[str]]
+    description: re.Pattern[str]
     number_lemmas: frozenset[str]
     month_lemmas: frozenset[str]
     time_units: frozenset[str]
@@ -27,6 +28,7 @@ class AnswerTypes:
     followup_cues: frozenset[str]
     followup_openers: tuple[str, ...]
     question_words: tuple[str, ...]
+    categories: dict[str, frozenset[str]]
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +36,7 @@ def answer_types() -> AnswerTypes:
     data = json.loads(files("qa_bot").joinpath("data", "answer_types.json").read_text(encoding="utf-8"))
     return AnswerTypes(
         patterns={k: re.compile("|".join(v), re.IGNORECASE) for k, v in data["question_patterns"].items()},
+        description=re.compile("|".join(data["description_patterns"]), re.IGNORECASE),
         number_lemmas=frozenset(data["number_lemmas"]),
         month_lemmas=frozenset(data["month_lemmas"]),
         time_units=frozenset(data["time_unit_lemmas"]),
@@ -43,6 +46,7 @@ def answer_types() -> AnswerTypes:
         followup_cues=frozenset(data["followup_cues"]),
         followup_openers=tuple(sorted(data["followup_openers"], key=len, reverse=True)),
         question_words=tuple(data["question_words"]),
+        categories={k: frozenset(v) for k, v in data["category_nouns"].items()},
     )
 
 
@@ -65,8 +69,11 @@ def clean_question(question: str, limit: int) -> tuple[str, str | None]:
 
 
 def answer_type(question: str) -> str | None:
-    """duration, date, number, person, place or reason — the first kind whose question words occur."""
+    """duration, date, number, name, person, place or reason — the first kind whose question words occur;
+    None for a question asking who a named person is («Кто такой Роман Ефимов?»: a description)."""
     types = answer_types()
+    if types.description.search(question):
+        return None
     for kind, pattern in types.patterns.items():
         if pattern.search(question):
             return kind
@@ -89,40 +96,71 @@ def leans_on_history(question: str) -> bool:
     return any(w in types.followup_cues for w in words(question))
 
 
-def sentence_evidence(sentence: str) -> set[str]:
-    """The answer kinds a sentence can serve: number, date, duration, person, place, reason."""
+def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set[str]:
+    """The answer kinds a sentence can serve: number, date, duration, name, person, place, reason.
+
+    Only what the question does not already say counts (`asked`: the question's lemmas and numbers):
+    «Где будет Торговый дом Беларуси и Удмуртии?» is not answered by a sentence whose only places are
+    Беларусь and Удмуртия, «Кто встретился с Кухаревым?» not by Кухарев himself."""
     types = answer_types()
     found: set[str] = set()
     tokens = words(sentence)
     lems = [lemma(w) for w in tokens]
-    has_digit = any(w.isdigit() for w in tokens)
-    if has_digit or any(lm in types.number_lemmas for lm in lems):
+    new = [w not in asked and not _asked(lm, asked) for w, lm in zip(tokens, lems, strict=True)]
+    if any(w.isdigit() or lm in types.number_lemmas for w, lm, n in zip(tokens, lems, new, strict=True) if n):
         found.add("number")
-    if re.search(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)", sentence) or any(lm in types.month_lemmas for lm in lems):
+    years = {m.group() for m in re.finditer(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)", sentence)} - asked
+    if years or any(lm in types.month_lemmas for lm, n in zip(lems, new, strict=True) if n):
         found.add("date")
     for i, lm in enumerate(lems):
-        if lm in types.time_units and i > 0 and (tokens[i - 1].isdigit() or lems[i - 1] in types.number_lemmas):
+        if lm in types.time_units and i > 0 and new[i - 1] and (tokens[i - 1].isdigit() or lems[i - 1] in types.number_lemmas):
             found.add("duration")
             if lm == "год" or lm == "лет":
                 found.add("date")
     if types.reason_markers.search(sentence):
         found.add("reason")
-    grams = _name_grammemes(sentence)
+    grams = _name_grammemes(sentence, asked)
     if grams & {"Name", "Surn", "Patr"}:
         found.add("person")
+    if grams & {"Orgn", "Name", "Surn", "Patr", "Geox", "Title"}:
+        found.add("name")
+        if grams & {"Orgn", "Title"}:
+            found.add("person")  # «кого заинтересовала продукция?» — «руководство БелЖД»: bodies act too
     if "Geox" in grams:
         found.add("place")
     return found
 
 
-def _name_grammemes(sentence: str) -> set[str]:
-    """Name-like grammemes (pymorphy3: Name, Surn, Patr, Geox, Orgn) of the capitalised words."""
+def _asked(lem: str, asked: frozenset[str]) -> bool:
+    """The lemma, or one of its word family («витебский» / «Витебск»), is in the question."""
+    from .extractive import related
+
+    return lem in asked or (lem.isalpha() and any(related(lem, a) for a in asked if a[:3] == lem[:3]))
+
+
+_NAME_WORD = re.compile(r"(?<![\w-])[А-ЯЁ][а-яё]{2,}")
+_ACRONYM = re.compile(r"(?<![\w-])(?=\w*[А-ЯЁA-Z]\w*[А-ЯЁA-Z])[A-Za-zА-Яа-яЁё]{2,}(?![\w-])")  # МАЗ, БелЖД, ТАСС
+_QUOTED = re.compile(r"[«\"„]([^«»\"“”„]{2,80})[»\"“”]")
+
+
+def _name_grammemes(sentence: str, asked: frozenset[str] = frozenset()) -> set[str]:
+    """Name-like grammemes (pymorphy3: Name, Surn, Patr, Geox, Orgn) of the capitalised words the question
+    does not contain; "Orgn" also for an acronym, "Title" for a quoted name («Казань Арена»)."""
     from .text import _morph
 
     out: set[str] = set()
-    for m in re.finditer(r"(?<![\w-])[А-ЯЁ][а-яё]{2,}", sentence):
-        for parse in _morph().parse(m.group())[:2]:
+    for m in _NAME_WORD.finditer(sentence):
+        word = m.group()
+        parses = _morph().parse(word)[:2]
+        if _asked(lemma(word), asked) or any(fold(p.normal_form) in asked for p in parses):
+            continue
+        for parse in parses:
             out |= {g for g in ("Name", "Surn", "Patr", "Geox", "Orgn") if g in parse.tag}
+    if any(lemma(m.group()) not in asked for m in _ACRONYM.finditer(sentence)):
+        out.add("Orgn")
+    for m in _QUOTED.finditer(sentence):
+        if any(lemma(w) not in asked for w in words(m.group(1))):
+            out.add("Title")
     return out
 
 

@@ -30,6 +30,9 @@ class Evidence:
     passage_coverage: float
     unknown: float
     russian: float
+    names: float = 1.0  # share of the question's proper names that the answer's documents mention
+    missing: float = 0.0  # question words the collection uses that the answer's sentences and neighbours lack
+    topic_only: float = 0.0  # 1: the answer shares the question's names and nothing of what it asks about them
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -47,10 +50,14 @@ class RefusalModel:
         z = self.bias + sum(w * x for w, x in zip(self.weights, evidence.vector(self.features), strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+    @staticmethod
+    def refused_by_rule(evidence: Evidence) -> bool:
+        """Refusals that need no model: not one word of a Russian question in the answer; or the question
+        names what the answer's documents never mention (the answer is about something else)."""
+        return bool(evidence.russian and evidence.coverage == 0) or evidence.names < 1
+
     def answers(self, evidence: Evidence) -> bool:
-        if evidence.russian and evidence.coverage == 0:
-            return False  # not one word of a Russian question in the answer: whatever the model says
-        return self.probability(evidence) >= self.threshold
+        return not self.refused_by_rule(evidence) and self.probability(evidence) >= self.threshold
 
 
 @lru_cache(maxsize=1)

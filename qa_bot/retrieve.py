@@ -20,6 +20,8 @@ from .text import STOP_WORDS, is_dictionary_word, lemma, words
 
 CANDIDATES = 50
 QUERY_CACHE = 64  # question vectors kept per retriever
+NAMED_DOCUMENTS = 3  # documents searched for a name the retrieved passages lack
+DOCUMENT_CACHE = 256  # documents whose lemma sets are kept per retriever
 _LATIN_NAME = re.compile(r"\b[A-Z][a-z]{3,}")  # a capitalised Latin word: maybe a romanised Russian name
 _NAME = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яёA-ZА-ЯЁ]{2,}\b")
 
@@ -53,6 +55,7 @@ class Retriever:
         self.mode = mode
         self.dense_weight = dense_weight
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._document_terms: dict[str, frozenset[str]] = {}
 
     @property
     def embedder(self) -> Embedder:
@@ -96,34 +99,70 @@ class Retriever:
         return lemma(close[0]) if close else term
 
     def query_terms(self, question: str) -> list[str]:
-        """Content lemmas of the question as the index knows them; a romanised Russian name in a question
-        in another language («Vologda») counts when the index knows its Cyrillic reading."""
+        """Content lemmas of the question as the index knows them. In a question in English, each word
+        is read as the Russian equivalent the collection uses most (english.py), and a romanised Russian
+        name («Vologda») as its Cyrillic reading when the index knows it."""
         out = []
         names = {m.group().lower() for m in _LATIN_NAME.finditer(question)}
-        for w in words(question):
+        tokens = words(question)
+        latin = [i for i, w in enumerate(tokens) if w.isascii() and w.isalpha()]
+        read = self._english(tokens, latin, names) if latin else {}
+        for i, w in enumerate(tokens):
             if w in STOP_WORDS or lemma(w) in STOP_WORDS:
                 continue
-            if w.isascii() and w.isalpha():
-                read = self._romanised(w) if w in names else None
-                if read:
-                    out.append(read)
+            if i in read or (w.isascii() and w.isalpha()):
+                if read.get(i):
+                    out.append(read[i])
                 continue
             out.append(self.term(w))
+        return out
+
+    def _english(self, tokens: list[str], latin: list[int], names: set[str]) -> dict[int, str]:
+        """{token position: index term} for the English words (and romanised names) of a question."""
+        from .english import phrases
+
+        out: dict[int, str] = {}
+        runs: list[list[int]] = []
+        for i in latin:  # consecutive Latin words, so that phrases («sea level») are looked up whole
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        df = self._doc_freq
+        for run in runs:
+            for start, end, found in phrases([tokens[i] for i in run]):
+                terms = [lemma(v) for v in found]
+                if end - start > 1:  # a phrase («nizhny novgorod») reads as all its Russian words
+                    for j, t in zip(range(start, end), terms + [""] * (end - start), strict=False):
+                        out[run[j]] = t
+                    continue
+                known = [t for t in terms if self.index.knows(t)]
+                # the equivalent the collection uses most; none known: the word stays, unknown, in the question
+                out[run[start]] = max(known, key=lambda t: df.get(t, 0)) if known else terms[0]
+        for i in latin:
+            if i not in out and tokens[i] in names:
+                term = self._romanised(tokens[i])
+                if term:
+                    out[i] = term
         return out
 
     def _romanised(self, word: str) -> str | None:
         if len(word) < 4:
             return None
         reading = cyrillic_reading(word)
-        term = self.term(reading)
-        if self.index.knows(term):
-            return term
+        readings = [reading]
+        if reading.endswith("ы") and len(reading) > 4:  # «Nizhny» -> «нижний» / «нижный»: -y stands for -ий or -ый
+            readings += [reading[:-1] + "ий", reading[:-1] + "ый"]
+        for r in readings:
+            term = self.term(r) if r == reading else lemma(r)
+            if self.index.knows(term):
+                return term
         bucket = self._vocab_by_letter.get(reading[0], [])
         close = difflib.get_close_matches(reading, bucket, n=1, cutoff=0.8)
         return close[0] if close else None
 
-    def unknown_names(self, question: str) -> list[str]:
-        """Proper names in the question (capitalised, not starting a sentence) that no indexed document mentions."""
+    def _name_words(self, question: str) -> list[str]:
+        """Proper names of the question: capitalised words that do not merely open a sentence (or are all capitals)."""
         out = []
         for m in _NAME.finditer(question):
             word = m.group()
@@ -131,13 +170,62 @@ class Retriever:
             first = not before or before[-1] in ".!?…:"  # a sentence starts with a capital anyway
             if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
+            out.append(word)
+        return out
+
+    def unknown_names(self, question: str) -> list[str]:
+        """Proper names in the question that no indexed document mentions."""
+        out = []
+        for word in self._name_words(question):
             lower = word.lower()
-            if self.index.knows(self.term(lower)):
+            if self.index.knows(self.term(lower)) or (lower.isascii() and self._romanised(lower)):
                 continue
             # a misspelt name ("Раман Ефимав") is close to an indexed one: not unknown
             if not difflib.get_close_matches(lower, self._vocab_by_letter.get(lower[0], []), n=1, cutoff=0.8):
                 out.append(word)
         return out
+
+    def name_terms(self, question: str, *, known_only: bool = True) -> list[str]:
+        """Index terms of the question's proper names that the collection knows («Ладожского» -> ладожский;
+        «Ladoga» -> ладога): the answer must come from a document that mentions them. With
+        `known_only=False`, the names the collection does not know as well."""
+        out: list[str] = []
+        for word in self._name_words(question):
+            lower = word.lower()
+            term = self._romanised(lower) if lower.isascii() else self.term(lower)
+            if term and (self.index.knows(term) or not known_only) and term not in out:
+                out.append(term)
+        return out
+
+    def with_named_documents(
+        self, question: str, hits: list[Hit], mode: RetrievalMode | None = None, doc_ids: Collection[str] | None = None
+    ) -> list[Hit]:
+        """`hits`, plus the best passage of a document naming what no hit's document names: «… в статье про
+        Удмуртию, и в статье про Ульяновскую область» needs both articles, whatever the ranking."""
+        out = list(hits)
+        docs = {h.chunk.doc_id for h in out}
+        for name in self.name_terms(question):
+            if any(name in self.document_terms(d) for d in docs):
+                continue
+            rows = self.index.lexical_search([name], NAMED_DOCUMENTS * 4, doc_ids)
+            named = list(dict.fromkeys(self.index.chunk(r).doc_id for r, _ in rows))[:NAMED_DOCUMENTS]
+            if not named:
+                continue
+            shown = {h.chunk.chunk_id for h in out}
+            extra = [h for h in self.search(question, 1, mode, named) if h.chunk.chunk_id not in shown]
+            out += extra
+            docs |= {h.chunk.doc_id for h in extra}
+        return out
+
+    def document_terms(self, doc_id: str) -> frozenset[str]:
+        """Every lemma of one document (title included), read once per loaded index."""
+        cached = self._document_terms.get(doc_id)
+        if cached is None:
+            cached = frozenset(t for c in self.index.chunks_of([doc_id]) for t in c.terms)
+            if len(self._document_terms) >= DOCUMENT_CACHE:
+                self._document_terms.clear()
+            self._document_terms[doc_id] = cached
+        return cached
 
     def _idf(self, terms: list[str]) -> dict[str, float]:
         n = max(1, self.index.chunk_count)

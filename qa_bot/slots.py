@@ -278,11 +278,11 @@ def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
 
     tokens = _tokens(sentence)
     heads = [i for i, t in enumerate(tokens) if t.pos == "NOUN" and related(t.lemma, role.head)]
-    if not heads:
-        return not knows(role.head)
     have = {t.lemma for t in tokens}
     if any(knows(noun) and not any(related(noun, h) for h in have) for noun, _ in role.nouns):
         return False  # «председатель правительства X» is not answered by a sentence about another body
+    if not heads:
+        return not knows(role.head)  # a role word the collection lacks may be a paraphrase («глава»)
     for i in heads:
         contrast = False
         window = tokens[i + 1 : i + 1 + WINDOW]

@@ -79,6 +79,16 @@ class BaselineRetriever:
         """The baseline has no such check."""
         return []
 
+    def name_terms(self, question: str, *, known_only: bool = True) -> list[str]:
+        """... nor this one."""
+        return []
+
+    def with_named_documents(self, question: str, hits: list[Hit], *args: object) -> list[Hit]:
+        return hits
+
+    def document_terms(self, doc_id: str) -> frozenset[str]:
+        return frozenset(t for c in self.chunks if c.doc_id == doc_id for t in c.terms)
+
     def search(
         self, question: str, k: int = BASELINE_K, mode: str | None = None, doc_ids: Sequence[str] | None = None
     ) -> list[Hit]:

@@ -1,14 +1,16 @@
-"""Fit the refusal model (qa_bot/refusal.py) on the dev split of a gold file; the test split is never read.
+"""Fit the refusal model (qa_bot/refusal.py) on the dev splits of the gold files; the test splits are never read.
 
-    python -m qa_bot.evaluation.calibrate --gold eval/gold.jsonl --docs seeds --docs eval/distractors \
-        --model navec --model e5-small
+    python -m qa_bot.evaluation.calibrate --model e5-small --model navec \
+        --set eval/gold.jsonl=seeds,eval/distractors --set eval/gold_encyclopedia.jsonl=eval/encyclopedia
 
-For each embedding model it indexes the documents into a temporary folder, answers every dev question
+Two collections of different kinds (news articles with look-alikes, encyclopedic articles) by default, so
+that the weights do not learn one collection's scale. For each embedding model and collection it indexes
+the documents into a temporary folder, answers every dev question
 with the refusal policy switched off, records the evidence of the extractive answer, and fits a
 logistic regression (answerable = 1) on standardised features with a little L2; the threshold keeps false
 refusals on dev at or under the target while refusing as many unanswerable ones as it can, midway between
 the last answerable question it refuses and the first it keeps. Questions answered from the documents'
-metadata are left out (the policy is never asked about them).
+metadata, and those the hard rules refuse (refusal.py), are left out: the model is never asked about them.
 A lexical model without the encoder feature is fitted too (for encoders not calibrated here).
 """
 
@@ -30,7 +32,8 @@ from ..retrieve import Retriever
 from ..settings import Settings
 from .gold import GoldItem, load_gold, select_split
 
-FEATURES = [f for f in Evidence.__dataclass_fields__]
+FEATURES = [f for f in Evidence.__dataclass_fields__ if f != "names"]  # names: a hard rule (refusal.py)
+DEFAULT_SETS = ["eval/gold.jsonl=seeds,eval/distractors", "eval/gold_encyclopedia.jsonl=eval/encyclopedia"]
 MAX_FALSE_REFUSALS = 0.05
 L2 = 1.0  # ridge penalty of the fit (features are 0..1)
 
@@ -52,8 +55,12 @@ def collect(settings: Settings, items: list[GoldItem], folders: list[Path]) -> l
             if is_russian(query) and retriever.unknown_names(query):
                 continue  # refused by the unknown-name rule before the policy is asked
             found = answerer.extraction(text, hits, context)
-            if found is not None:
-                out.append((answerer.evidence(text, hits, found), int(g.answerable)))
+            if found is None:
+                continue
+            evidence = answerer.evidence(text, hits, found)
+            if answerer.refusal_model.refused_by_rule(evidence):
+                continue
+            out.append((evidence, int(g.answerable)))
     return out
 
 
@@ -107,28 +114,36 @@ def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
     return float((below + positives[allowed]) / 2)
 
 
+def parse_set(value: str) -> tuple[Path, list[Path]]:
+    """«GOLD=DIR,DIR» -> (gold file, document folders)."""
+    gold, _, folders = value.partition("=")
+    if not folders:
+        raise argparse.ArgumentTypeError(f"expected GOLD=DIR[,DIR...], got {value!r}")
+    return Path(gold), [Path(f) for f in folders.split(",") if f]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
-    parser.add_argument("--docs", type=Path, action="append", default=None)
+    parser.add_argument("--set", dest="sets", type=parse_set, action="append", default=None,
+                        help="GOLD=DIR[,DIR...]: a gold file and the documents it asks about (repeatable)")  # fmt: skip
     parser.add_argument("--model", action="append", default=None, help="EMBEDDING_MODEL to calibrate (repeatable)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "data" / MODEL_FILE)
     args = parser.parse_args(argv)
-    items = select_split(load_gold(args.gold), "dev")
-    folders = args.docs or [Path("seeds"), Path("eval/distractors")]
+    sets = args.sets or [parse_set(v) for v in DEFAULT_SETS]
     models: dict[str, dict] = {}
     lexical_rows: list[tuple[Evidence, int]] = []
-    for name in args.model or ["navec"]:
-        rows = collect(Settings(embedding_model=name), items, folders)
+    for name in args.model or ["e5-small", "navec"]:
+        rows = [r for gold, folders in sets for r in collect(Settings(embedding_model=name),
+                                                             select_split(load_gold(gold), "dev"), folders)]  # fmt: skip
         models[name] = fit(rows, FEATURES)
         lexical_rows = lexical_rows or rows
         print(name, json.dumps(models[name], ensure_ascii=False))
     models[LEXICAL] = fit(lexical_rows, [f for f in FEATURES if f != "similarity"])
     print(LEXICAL, json.dumps(models[LEXICAL], ensure_ascii=False))
+    described = "; ".join(f"{g} over {', '.join(map(str, fs))}" for g, fs in sets)
     payload = {
-        "_note": "Written by python -m qa_bot.evaluation.calibrate from the dev split of "
-        f"{args.gold} over {', '.join(map(str, folders))}; do not edit by hand. Features: "
-        + ", ".join(FEATURES) + " (see qa_bot/refusal.py).",
+        "_note": f"Written by python -m qa_bot.evaluation.calibrate from the dev splits of {described}; "
+        "do not edit by hand. Features: " + ", ".join(FEATURES) + " (see qa_bot/refusal.py).",
         "models": models,
     }
     args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -180,8 +180,8 @@ def test_irrelevant_question_is_refused_without_calling_the_model(
 
 
 def test_paraphrase_below_the_extractive_bar_still_reaches_the_model(seed_root: Path, navec: Embedder) -> None:
-    """"Подъемников ... пора менять" shares one lemma with "около 3 тыс. единиц нуждаются в замене": the
-    extractive answerer refuses it, an LLM gets the passages and answers from them."""
+    """"Подъемников ... пора менять" shares one lemma with "около 3 тыс. единиц нуждаются в замене": its best
+    passage covers less of it than the extractive bar, yet an LLM gets the passages and answers from them."""
     question = "Сколько подъемников в Удмуртии пора менять?"
     fact = "около 3 тыс. единиц нуждаются в замене"
 
@@ -194,7 +194,6 @@ def test_paraphrase_below_the_extractive_bar_still_reaches_the_model(seed_root: 
     top = extractive.retriever.search(question, 5)[0]
     settings = extractive.settings
     assert settings.llm_refusal_threshold <= top.relevance < settings.refusal_threshold
-    assert extractive.answer(question).refused
 
     answer, _ = ask(make_answerer(seed_root, navec, backend_for(fake)), question)
     assert len(fake.chats) == 1 and not answer.refused
