@@ -1,0 +1,81 @@
+"""Questions that name things, over two invented look-alike documents (e5-small, offline): the answer comes
+from the document that names what the question names; a question naming both gets both; a follow-up stays
+in the conversation's document unless it names another; English words are read as the Russian the
+collection uses (english.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import make_settings
+
+from qa_bot.answer import Answerer
+from qa_bot.embed import Embedder, load_embedder
+from qa_bot.english import equivalents, phrases
+from qa_bot.index import update_index
+from qa_bot.retrieve import Retriever
+
+# Invented for this test: two ports, the same vocabulary, different places, people and figures.
+NORTH = (
+    "Северный порт расширяет причалы\n\n"
+    "АРХАНГЕЛЬСК, 3 марта. Северный морской порт в Архангельске расширяет причалы и закупает новые краны. "
+    "Директор порта Иван Соколов сообщил, что грузооборот за год вырос на 12 процентов. "
+    "Новый причал для лесовозов откроют в мае. Главным грузом порта остаются пиломатериалы.\n"
+)
+SOUTH = (
+    "Южный порт закупил краны\n\n"
+    "НОВОРОССИЙСК, 5 марта. Южный морской порт в Новороссийске закупил четыре портальных крана. "
+    "Грузооборот порта за год вырос на 7 процентов, сообщил директор Пётр Волков. "
+    "Главным грузом порта он назвал зерно, которое идет на экспорт.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def ports(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
+    tmp = tmp_path_factory.mktemp("ports")
+    docs = tmp / "docs"
+    docs.mkdir()
+    (docs / "north.txt").write_text(NORTH, encoding="utf-8")
+    (docs / "south.txt").write_text(SOUTH, encoding="utf-8")
+    settings = make_settings(tmp, embedding_model="e5-small", docs_dir=docs)
+    embedder: Embedder = load_embedder(settings)
+    index, _ = update_index(settings, embedder, [docs])
+    return Answerer(Retriever(index, embedder), None, settings)
+
+
+def test_the_answer_comes_from_the_document_naming_the_place(ports: Answerer) -> None:
+    for place, person, doc in (("Новороссийске", "Волков", "south"), ("Архангельске", "Соколов", "north")):
+        answer = ports.answer(f"Кто директор порта в {place}?")
+        assert not answer.refused and person in answer.answer, answer.answer
+        assert {c.doc_id for c in answer.citations} == {doc}
+
+
+def test_a_question_naming_both_places_is_answered_from_both_documents(ports: Answerer) -> None:
+    answer = ports.answer("На сколько вырос грузооборот порта в Архангельске и в Новороссийске?")
+    assert not answer.refused
+    assert "12 процентов" in answer.answer and "7 процентов" in answer.answer, answer.answer
+    assert {c.doc_id for c in answer.citations} == {"north", "south"}
+
+
+def test_a_place_no_document_names_is_refused_with_its_name(ports: Answerer) -> None:
+    answer = ports.answer("Кто директор порта в Мурманске?")
+    assert answer.refused and "Мурманске" in (answer.notice or "")
+
+
+def test_a_follow_up_stays_in_the_conversations_document_unless_it_names_another(ports: Answerer) -> None:
+    history = ["Кто директор порта в Архангельске?"]
+    same = ports.answer("А какой у порта главный груз?", history)
+    assert "пиломатериалы" in same.answer and {c.doc_id for c in same.citations} == {"north"}, same.answer
+    other = ports.answer("А какой главный груз у порта в Новороссийске?", history)
+    assert "зерно" in other.answer and {c.doc_id for c in other.citations} == {"south"}, other.answer
+
+
+def test_english_words_become_the_russian_the_collection_uses(ports: Answerer) -> None:
+    assert "порт" in equivalents("ports") and "расти" in equivalents("grew")  # inflections and irregular forms
+    assert equivalents("qwertyuiop") == ()
+    assert [(s, e) for s, e, _ in phrases(["how", "much", "did", "the", "cargo", "turnover", "grow"])][-1][1] == 7
+    terms = ports.retriever.query_terms("Who is the director of the port in Novorossiysk?")
+    assert {"директор", "порт"} <= set(terms) and "новороссийск" in terms, terms
+    answer = ports.answer("Who is the director of the port in Novorossiysk?")
+    assert not answer.refused and "Волков" in answer.answer and answer.citations[0].doc_id == "south", answer.answer
