@@ -30,6 +30,7 @@ class Slot:
     kind: str  # "count", "money" or "share"
     noun: str = ""  # the counted noun's lemma ("count" only)
     animate: bool = False
+    bare: bool = False  # an adjective standing for its noun («раненых»): only words for people count it
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class _Token:
     animate: bool
     number: bool  # a count: digits (not an ordinal, not part of a model name) or a numeral word
     lemmas: frozenset[str]  # normal forms of every parse («стоят»: стоять and стоить)
+    substantive: bool = False  # an adjective or participle in the genitive plural that may stand for a noun
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -101,7 +103,8 @@ def _tokens(text: str) -> list[_Token]:
         lem = lemma(word)
         alts = frozenset(fold(p.normal_form) for p in parses[:4]) | {lem}
         numeral = first.POS == "NUMR" or bool(alts & (words.multipliers | _number_words()))
-        out.append(_Token(word, lem, str(first.POS) if first.POS else None, "anim" in first, numeral, alts))
+        substantive = first.POS in ("ADJF", "PRTF") and {"plur", "gent"} in first and "Apro" not in first
+        out.append(_Token(word, lem, str(first.POS) if first.POS else None, "anim" in first, numeral, alts, substantive))
     return out
 
 
@@ -145,6 +148,9 @@ def asked_focus(question: str) -> str | None:
 
 def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = False) -> Slot | None:
     words = _words()
+    # «Сколько пленных было взято?», «… раненых …»: an adjective with no noun after it is the counted thing
+    # (people, as such substantivised plurals mostly are)
+    bare = next((t for t in tokens if t.substantive), None) if verbs else None
     for j, t in enumerate(tokens):
         if t.pos == "NOUN":
             if t.lemma in words.money or t.lemmas & words.money_units:
@@ -162,10 +168,12 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
                 return None  # «объём», «размер»: any unit may answer
             return None if measures_only else Slot("count", t.lemma, t.animate)
         if t.pos in ("VERB", "INFN", "PRTS", "GRND"):
-            return Slot("money") if verbs and t.lemmas & words.money else None
+            if verbs and t.lemmas & words.money:
+                return Slot("money")
+            return Slot("count", bare.lemma, True, True) if bare is not None and tokens.index(bare) < j else None
         if t.pos not in _SKIP_POS and t.pos is not None:
             return None
-    return None
+    return Slot("count", bare.lemma, True, True) if bare is not None else None
 
 
 def _unit(tokens: list[_Token], i: int) -> _Token | None:
@@ -210,7 +218,7 @@ def fills(slot: Slot, sentence: str) -> bool:
         elif (
             related(unit.lemma, slot.noun)
             or unit.lemma in words.generic
-            or (slot.animate and (unit.animate or unit.lemma in words.people))
+            or (slot.animate and (unit.lemma in words.people or (unit.animate and not slot.bare)))
             or _near(tokens, i, slot.noun)
         ):
             return True

@@ -10,6 +10,12 @@ from qa_bot.slots import Slot, asked_focus, asked_role, asked_slot, fills, fills
 def test_what_a_quantity_question_counts() -> None:
     assert asked_slot("Сколько жителей в городе?") == Slot("count", "житель", True)
     assert asked_slot("Сколько новых станков купили?") == Slot("count", "станок", False)  # adjective skipped
+    # a substantivised adjective is the counted thing when no noun follows it; a pronoun («всего») is not
+    assert asked_slot("Сколько пострадавших было доставлено в больницу?") == Slot("count", "пострадать", True, True)
+    assert asked_slot("Сколько всего было построено?") is None
+    assert not fills(asked_slot("Сколько пострадавших доставлено?"), "Авария случилась в 2019 году.")
+    assert fills(asked_slot("Сколько пострадавших доставлено?"), "В больницу доставили 14 человек.")
+    assert not fills(asked_slot("Сколько пострадавших доставлено?"), "На учения вышли 300 солдат.")  # not «пострадавших»
     assert asked_slot("Какое количество вагонов отправили?") == Slot("count", "вагон", False)
     assert asked_slot("Сколько стоит билет?") == Slot("money")  # «стоит», a verb of price
     assert asked_slot("А сколько он зарабатывает?") == Slot("money")  # a pronoun between
