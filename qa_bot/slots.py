@@ -27,7 +27,7 @@ _SKIP_POS = frozenset({"ADJF", "PRTF", "NUMR", "ADVB", "PREP", "CONJ", "PRCL", "
 
 @dataclass(frozen=True)
 class Slot:
-    kind: str  # "count", "money" or "share"
+    kind: str  # "count", "money", "weight" or "share"
     noun: str = ""  # the counted noun's lemma ("count" only)
     animate: bool = False
     bare: bool = False  # an adjective standing for its noun («раненых»): only words for people count it
@@ -49,6 +49,8 @@ class _Words:
     which: frozenset[str]
     linking: frozenset[str]
     kind_heads: frozenset[str]
+    weight: frozenset[str]
+    weight_units: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +62,7 @@ def _words() -> _Words:
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
         sets["linking_verbs"], sets["kind_heads"],
+        sets["weight_words"], sets["weight_units"],
     )  # fmt: skip
 
 
@@ -157,6 +160,8 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
                 return Slot("money")
             if t.lemma in words.share:
                 return Slot("share")
+            if t.lemma in words.weight:
+                return Slot("weight")
             if t.lemma in words.people_words:  # «население — 1,2 млн», «… 600 тыс. человек»
                 return Slot("count", t.lemma, True)
             if t.lemma in words.count_measures:  # «количество вагонов», «численность населения»
@@ -170,6 +175,8 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
         if t.pos in ("VERB", "INFN", "PRTS", "GRND"):
             if verbs and t.lemmas & words.money:
                 return Slot("money")
+            if verbs and t.lemmas & words.weight:
+                return Slot("weight")  # «Сколько весит …»
             return Slot("count", bare.lemma, True, True) if bare is not None and tokens.index(bare) < j else None
         if t.pos not in _SKIP_POS and t.pos is not None:
             return None
@@ -183,6 +190,8 @@ def _unit(tokens: list[_Token], i: int) -> _Token | None:
         if t.number:
             continue
         if t.lemmas & words.share_units:  # «100-процентный»
+            return t
+        if t.text in words.weight_units:  # «6 т», «58 г»: abbreviations pymorphy3 reads as other words
             return t
         if t.pos is None:  # %, $, €, ₽
             return t if t.text in "%$€₽" else None
@@ -206,6 +215,9 @@ def fills(slot: Slot, sentence: str) -> bool:
         before = tokens[i - 1] if i else None
         if slot.kind == "money":
             if (unit and unit.lemma in words.money_units) or (before and before.text in "$€₽"):
+                return True
+        elif slot.kind == "weight":
+            if unit and (unit.lemma in words.weight_units or unit.text in words.weight_units):
                 return True
         elif slot.kind == "share":
             if (unit and unit.lemmas & words.share_units) or t.lemmas & words.share_units:

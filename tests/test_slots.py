@@ -13,6 +13,9 @@ def test_what_a_quantity_question_counts() -> None:
     # a substantivised adjective is the counted thing when no noun follows it; a pronoun («всего») is not
     assert asked_slot("Сколько пострадавших было доставлено в больницу?") == Slot("count", "пострадать", True, True)
     assert asked_slot("Сколько всего было построено?") is None
+    assert asked_slot("Сколько весит слон?") == Slot("weight") == asked_slot("Какова масса мяча?")
+    assert fills(Slot("weight"), "Взрослый слон весит до 6 т.") and fills(Slot("weight"), "Масса — 100 килограммов.")
+    assert not fills(Slot("weight"), "В стаде 12 слонов, им 6 лет.")
     assert not fills(asked_slot("Сколько пострадавших доставлено?"), "Авария случилась в 2019 году.")
     assert fills(asked_slot("Сколько пострадавших доставлено?"), "В больницу доставили 14 человек.")
     assert not fills(asked_slot("Сколько пострадавших доставлено?"), "На учения вышли 300 солдат.")  # not «пострадавших»
@@ -77,3 +80,4 @@ def test_the_noun_a_which_question_asks_about() -> None:
     assert asked_focus("На какой выставке показали технику?") == "выставка"
     assert asked_focus("Кто директор завода?") is None
     assert asked_focus("Какой была погода?") is None  # no noun right after the which-word
+
