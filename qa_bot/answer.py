@@ -417,6 +417,7 @@ class Answerer:
             names=found.names_found,
             missing=found.missing,
             topic_only=float(found.topic_only),
+            of_other=float(found.of_other),
         )
 
     @property

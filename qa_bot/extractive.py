@@ -21,7 +21,7 @@ import numpy as np
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .questions import answer_types, sentence_evidence
 from .retrieve import Hit
-from .slots import asked_focus, asked_role, asked_slot, fills, fills_role
+from .slots import asked_attribute, asked_focus, asked_role, asked_slot, fills, fills_role, gives_other
 from .text import lemmas, words
 
 CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
@@ -45,6 +45,7 @@ class Candidate:
     weight: float  # from the passage rank and the sentence shape
     evidence: set[str]
     sim: float = 0.0
+    of_other: bool = False  # states the asked attribute of something the question does not name
 
     @property
     def position(self) -> tuple[str, int]:
@@ -65,6 +66,7 @@ class Extraction:
     names_found: float = 1.0  # share of the question's names that the answer's documents mention
     missing: float = 0.0  # question words the collection uses but the answer and its neighbours lack (IDF share)
     topic_only: bool = False  # the answer shares only the question's names, nothing of what it asks about them
+    of_other: bool = False  # the best sentence states the asked attribute of something else
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -178,6 +180,10 @@ def extract_answer(
         for c in candidates:
             if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
                 c.evidence.discard("person")
+    attribute = asked_attribute(question)
+    if attribute is not None:  # «Какова плотность железа?» is not answered by «Плотность меди — 8,9 г/см³»
+        for c in candidates:
+            c.of_other = gives_other(attribute, c.text)
     mentions: dict[str, float] = {}
     if names and document_terms is not None:
         for doc in {c.hit.chunk.doc_id for c in candidates}:
@@ -258,6 +264,7 @@ def extract_answer(
     asked_about = [t for t in question_terms if t not in offices and not any(related(t, n) for n in named)]
     window = frozenset().union(*(c.terms | c.context for c in found.chosen))
     found.topic_only = bool(named and asked_about) and not any(_has(window, t) for t in asked_about)
+    found.of_other = best.of_other
     return found
 
 

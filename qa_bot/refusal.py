@@ -33,6 +33,7 @@ class Evidence:
     names: float = 1.0  # share of the question's proper names that the answer's documents mention
     missing: float = 0.0  # question words the collection uses that the answer's sentences and neighbours lack
     topic_only: float = 0.0  # 1: the answer shares the question's names and nothing of what it asks about them
+    of_other: float = 0.0  # 1: the answer states the asked attribute of something else (a rule, not a feature)
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -52,9 +53,10 @@ class RefusalModel:
 
     @staticmethod
     def refused_by_rule(evidence: Evidence) -> bool:
-        """Refusals that need no model: not one word of a Russian question in the answer; or the question
-        names what the answer's documents never mention (the answer is about something else)."""
-        return bool(evidence.russian and evidence.coverage == 0) or evidence.names < 1
+        """Refusals that need no model: not one word of a Russian question in the answer; the question
+        names what the answer's documents never mention, or asks an attribute the answer gives of something
+        else (the answer is about something else)."""
+        return bool(evidence.russian and evidence.coverage == 0) or evidence.names < 1 or bool(evidence.of_other)
 
     def answers(self, evidence: Evidence) -> bool:
         return not self.refused_by_rule(evidence) and self.probability(evidence) >= self.threshold

@@ -149,6 +149,78 @@ def asked_focus(question: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Attribute:
+    """What a which-question asks of what: «Какова температура плавления сплава?» -> температура of
+    (плавление, сплав)."""
+
+    noun: str
+    of: tuple[str, ...]
+    names: frozenset[str] = frozenset()  # those of `of` written with a capital (proper names)
+    asked: frozenset[str] = frozenset()  # every lemma of the question
+
+
+def asked_attribute(question: str) -> Attribute | None:
+    """The asked noun and the nouns that follow it (its genitive chain); None without such a chain."""
+    focus = asked_focus(question)
+    if focus is None:
+        return None
+    tokens = _tokens(question)
+    at = next(i for i, t in enumerate(tokens) if t.pos == "NOUN" and t.lemma == focus)
+    chain = _chain(tokens, at)
+    if not chain:
+        return None
+    return Attribute(focus, chain, _capitalised(question) & frozenset(chain), frozenset(t.lemma for t in tokens))
+
+
+def _capitalised(text: str) -> frozenset[str]:
+    """Lemmas of the words written with a capital letter, but not merely opening a sentence."""
+    out = set()
+    for m in re.finditer(r"(?<![\w-])[А-ЯЁ][а-яё]+", text):
+        before = text[: m.start()].rstrip()
+        if before and before[-1] not in ".!?…:«\"":
+            out.add(lemma(m.group()))
+    return frozenset(out)
+
+
+def _chain(tokens: list[_Token], i: int) -> tuple[str, ...]:
+    """Lemmas of the nouns right after position `i`, adjectives skipped (in Russian a noun after a noun
+    is its genitive modifier: «плотность чистого железа»)."""
+    out: list[str] = []
+    for t in tokens[i + 1 : i + 1 + WINDOW]:
+        if t.pos == "NOUN":
+            out.append(t.lemma)
+        elif t.pos not in ("ADJF", "PRTF"):
+            break
+    return tuple(out[:3])
+
+
+def gives_other(attribute: Attribute, sentence: str) -> bool:
+    """The sentence states the asked attribute of something else («Плотность меди — 8,9 г/см³» for «Какова
+    плотность железа?»): every mention of the attribute is followed by a noun the question lacks, and a noun
+    the question asks about is not in the sentence at all."""
+    from .extractive import related
+
+    tokens = _tokens(sentence)
+    have = [t.lemma for t in tokens]
+    absent = [n for n in attribute.of if not any(related(n, h) for h in have)]
+    if not absent:
+        return False
+    # a proper name is often taken up by a common noun («Байкал» … «глубина озера»): only another name,
+    # or a missing common noun, makes it something else
+    names_only = all(n in attribute.names for n in absent)
+    capitalised = _capitalised(sentence)
+    mentions = [i for i, t in enumerate(tokens) if t.pos == "NOUN" and related(t.lemma, attribute.noun)]
+    if not mentions:
+        return False
+    for i in mentions:
+        chain = _chain(tokens, i)
+        other = [n for n in chain if not any(related(n, q) for q in attribute.asked)]
+        if not other or (names_only and not any(n in capitalised for n in other)):
+            return False  # this mention may be of the asked thing
+    return True
+
+
 def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = False) -> Slot | None:
     words = _words()
     # «Сколько пленных было взято?», «… раненых …»: an adjective with no noun after it is the counted thing

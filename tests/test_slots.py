@@ -4,7 +4,7 @@ the asked role. Sentences here are made up; the word lists are general Russian (
 from __future__ import annotations
 
 from qa_bot.questions import answer_type
-from qa_bot.slots import Slot, asked_focus, asked_role, asked_slot, fills, fills_role
+from qa_bot.slots import Slot, asked_attribute, asked_focus, asked_role, asked_slot, fills, fills_role, gives_other
 
 
 def test_what_a_quantity_question_counts() -> None:
@@ -81,3 +81,20 @@ def test_the_noun_a_which_question_asks_about() -> None:
     assert asked_focus("Кто директор завода?") is None
     assert asked_focus("Какой была погода?") is None  # no noun right after the which-word
 
+
+
+def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
+    copper = asked_attribute("Какова плотность меди?")
+    assert copper is not None and copper.noun == "плотность" and copper.of == ("медь",)
+    assert gives_other(copper, "Плотность железа — 7,9 г/см³.")
+    assert not gives_other(copper, "Плотность меди — 8,9 г/см³, больше плотности железа.")  # one mention is of copper
+    assert not gives_other(copper, "Железо тяжелее воды.")  # the attribute is not stated at all
+    boiling = asked_attribute("Какова температура кипения ртути?")
+    assert boiling is not None and boiling.of == ("кипение", "ртуть")
+    assert gives_other(boiling, "Температура плавления ртути — минус 39 °C.")
+    assert not gives_other(boiling, "Температура кипения ртути — 357 °C.")
+    # a proper name taken up by a common noun is the same thing; another name is not
+    onega = asked_attribute("Какова площадь Онеги?")
+    assert onega is not None and not gives_other(onega, "Площадь озера — 9700 км².")
+    assert gives_other(onega, "Площадь Ладоги — 17 700 км².")
+    assert asked_attribute("Какой завод выпускает краны?") is None  # no noun after the asked one

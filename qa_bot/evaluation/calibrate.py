@@ -32,7 +32,7 @@ from ..retrieve import Retriever
 from ..settings import Settings
 from .gold import GoldItem, load_gold, select_split
 
-FEATURES = [f for f in Evidence.__dataclass_fields__ if f != "names"]  # names: a hard rule (refusal.py)
+FEATURES = [f for f in Evidence.__dataclass_fields__ if f not in ("names", "of_other")]  # hard rules (refusal.py)
 DEFAULT_SETS = ["eval/gold.jsonl=seeds,eval/distractors", "eval/gold_encyclopedia.jsonl=eval/encyclopedia"]
 MAX_FALSE_REFUSALS = 0.05
 L2 = 1.0  # ridge penalty of the fit (features are 0..1)
