@@ -294,6 +294,8 @@ def fills(slot: Slot, sentence: str) -> bool:
         elif slot.kind == "share":
             if (unit and unit.lemmas & words.share_units) or t.lemmas & words.share_units:
                 return True
+        elif _fraction(tokens, i):
+            continue  # «две трети из них», «половина»: a share of something, not a count of it
         elif t.pos == "ADVB" and slot.noun == "раз":  # «дважды», «втрое»: a number of times
             return True
         elif unit is None:
@@ -307,6 +309,14 @@ def fills(slot: Slot, sentence: str) -> bool:
         ):
             return True
     return False
+
+
+def _fraction(tokens: list[_Token], i: int) -> bool:
+    """The number at `i` is (or is the numerator of) a fraction or a percentage."""
+    share = _words().share_units
+    here = tokens[i].lemmas & share or tokens[i].text in share
+    after = i + 1 < len(tokens) and bool(tokens[i + 1].lemmas & share or tokens[i + 1].text in share)
+    return bool(here or after)
 
 
 def _near(tokens: list[_Token], i: int, noun: str) -> bool:

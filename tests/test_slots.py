@@ -13,6 +13,11 @@ def test_what_a_quantity_question_counts() -> None:
     # a substantivised adjective is the counted thing when no noun follows it; a pronoun («всего») is not
     assert asked_slot("Сколько пострадавших было доставлено в больницу?") == Slot("count", "пострадать", True, True)
     assert asked_slot("Сколько всего было построено?") is None
+    # a fraction or a percentage of something is not a count of it
+    seals = asked_slot("Сколько тюленей живёт в озере?")
+    assert fills(seals, "В озере живут 100 тыс. тюленей.")
+    assert not fills(seals, "В озере обитает 2600 видов, и около двух третей из них — эндемики.")
+    assert not fills(asked_slot("Сколько жителей в городе?"), "20 % жителей — пенсионеры.")
     assert asked_slot("Сколько весит слон?") == Slot("weight") == asked_slot("Какова масса мяча?")
     assert fills(Slot("weight"), "Взрослый слон весит до 6 т.") and fills(Slot("weight"), "Масса — 100 килограммов.")
     assert not fills(Slot("weight"), "В стаде 12 слонов, им 6 лет.")
