@@ -166,7 +166,9 @@ def extract_answer(
     candidates = _candidates(hits, asked)
     if not candidates or not (question_terms or context_terms or similarity):
         return None
-    slot = asked_slot(question) if kind == "number" else None
+    slot = asked_slot(question) if kind in ("number", None) else None
+    if kind is None and slot is not None:
+        kind = "number"  # «Какой бюджет …», «Какова цена …»: an amount is asked, in its units
     if slot is not None and slot.noun and slot.noun not in question_terms:
         # a misspelt counted noun («вагонав»): the question term the index read it as
         close = difflib.get_close_matches(slot.noun, question_terms, n=1, cutoff=0.75)

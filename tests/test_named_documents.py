@@ -21,7 +21,8 @@ NORTH = (
     "Северный порт расширяет причалы\n\n"
     "АРХАНГЕЛЬСК, 3 марта. Северный морской порт в Архангельске расширяет причалы и закупает новые краны. "
     "Директор порта Иван Соколов сообщил, что грузооборот за год вырос на 12 процентов. "
-    "Новый причал для лесовозов откроют в мае. Главным грузом порта остаются пиломатериалы.\n"
+    "Новый причал для лесовозов откроют в мае, его строительство обойдется в 2 млрд рублей. "
+    "Главным грузом порта остаются пиломатериалы.\n"
 )
 SOUTH = (
     "Южный порт закупил краны\n\n"
@@ -79,3 +80,11 @@ def test_english_words_become_the_russian_the_collection_uses(ports: Answerer) -
     assert {"директор", "порт"} <= set(terms) and "новороссийск" in terms, terms
     answer = ports.answer("Who is the director of the port in Novorossiysk?")
     assert not answer.refused and "Волков" in answer.answer and answer.citations[0].doc_id == "south", answer.answer
+
+
+def test_an_amount_asked_by_its_noun_wants_money(ports: Answerer) -> None:
+    """«Какой бюджет …» asks for an amount of money, though no question word says «сколько»."""
+    cost = ports.answer("Какой бюджет у строительства нового причала в Архангельске?")
+    assert not cost.refused and "2 млрд рублей" in cost.answer, cost.answer
+    for question in ("Какой бюджет у закупки портальных кранов южным портом?", "Какая выручка у порта в Новороссийске?"):
+        assert ports.answer(question).refused, question  # only a count of cranes there, no money
