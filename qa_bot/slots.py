@@ -19,7 +19,7 @@ from importlib.resources import files
 from .text import fold, lemma, normalize_spaces
 
 WINDOW = 4  # tokens looked at after a number for its counted noun (adjectives between are skipped)
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-zа-яё]+|[%$€₽]", re.IGNORECASE)
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-zа-яё]+|[%$€₽°]", re.IGNORECASE)
 _ORDINAL_TAIL = re.compile(r"-[а-яё]{1,3}(?![а-яё])", re.IGNORECASE)  # «558-й», «2025-го», «90-х»
 _IN_NAME = re.compile(r"[a-zа-яё]-$", re.IGNORECASE)  # «Ил-76», «МС-21»: a model name, not a count
 _SKIP_POS = frozenset({"ADJF", "PRTF", "NUMR", "ADVB", "PREP", "CONJ", "PRCL", "NPRO"})
@@ -27,8 +27,8 @@ _SKIP_POS = frozenset({"ADJF", "PRTF", "NUMR", "ADVB", "PREP", "CONJ", "PRCL", "
 
 @dataclass(frozen=True)
 class Slot:
-    kind: str  # "count", "money", "weight" or "share"
-    noun: str = ""  # the counted noun's lemma ("count" only)
+    kind: str  # "count", "money", "share" or "measure" (noun: the measure: "length", "mass", …)
+    noun: str = ""  # the counted noun's lemma ("count"), the measure's name ("measure")
     animate: bool = False
     bare: bool = False  # an adjective standing for its noun («раненых»): only words for people count it
 
@@ -49,20 +49,24 @@ class _Words:
     which: frozenset[str]
     linking: frozenset[str]
     kind_heads: frozenset[str]
-    weight: frozenset[str]
-    weight_units: frozenset[str]
+    measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
+    measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
+    unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
 
 
 @lru_cache(maxsize=1)
 def _words() -> _Words:
     data = json.loads(files("qa_bot").joinpath("data", "answer_slots.json").read_text(encoding="utf-8"))
-    sets = {k: frozenset(fold(w) for w in v) for k, v in data.items() if not k.startswith("_")}
+    sets = {k: frozenset(fold(w) for w in v) for k, v in data.items() if not k.startswith("_") and k != "measures"}
+    measures = data["measures"]
     return _Words(
         sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
         sets["linking_verbs"], sets["kind_heads"],
-        sets["weight_words"], sets["weight_units"],
+        {fold(n): m for m, d in measures.items() for n in d["nouns"]},
+        {m: frozenset(d["units"]) for m, d in measures.items()},
+        frozenset(u for d in measures.values() for u in d["units"]),
     )  # fmt: skip
 
 
@@ -215,6 +219,8 @@ def gives_other(attribute: Attribute, sentence: str) -> bool:
         return False
     for i in mentions:
         chain = _chain(tokens, i)
+        if not chain and i and tokens[i - 1].pos == "NOUN":
+            chain = (tokens[i - 1].lemma,)  # «остров Ольхон длиной 71 км»: the thing measured stands before
         other = [n for n in chain if not any(related(n, q) for q in attribute.asked)]
         if not other or (names_only and not any(n in capitalised for n in other)):
             return False  # this mention may be of the asked thing
@@ -232,8 +238,8 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
                 return Slot("money")
             if t.lemma in words.share:
                 return Slot("share")
-            if t.lemma in words.weight:
-                return Slot("weight")
+            if t.lemma in words.measure_of:
+                return Slot("measure", words.measure_of[t.lemma])
             if t.lemma in words.people_words:  # «население — 1,2 млн», «… 600 тыс. человек»
                 return Slot("count", t.lemma, True)
             if t.lemma in words.count_measures:  # «количество вагонов», «численность населения»
@@ -247,8 +253,9 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
         if t.pos in ("VERB", "INFN", "PRTS", "GRND"):
             if verbs and t.lemmas & words.money:
                 return Slot("money")
-            if verbs and t.lemmas & words.weight:
-                return Slot("weight")  # «Сколько весит …»
+            measured = [words.measure_of[lm] for lm in t.lemmas if lm in words.measure_of]
+            if verbs and measured:
+                return Slot("measure", measured[0])  # «Сколько весит …»
             return Slot("count", bare.lemma, True, True) if bare is not None and tokens.index(bare) < j else None
         if t.pos not in _SKIP_POS and t.pos is not None:
             return None
@@ -263,7 +270,7 @@ def _unit(tokens: list[_Token], i: int) -> _Token | None:
             continue
         if t.lemmas & words.share_units:  # «100-процентный»
             return t
-        if t.text in words.weight_units:  # «6 т», «58 г»: abbreviations pymorphy3 reads as other words
+        if t.text in words.unit_signs:  # «6 т», «58 г», «°»: abbreviations pymorphy3 reads as other words
             return t
         if t.pos is None:  # %, $, €, ₽
             return t if t.text in "%$€₽" else None
@@ -288,8 +295,9 @@ def fills(slot: Slot, sentence: str) -> bool:
         if slot.kind == "money":
             if (unit and unit.lemma in words.money_units) or (before and before.text in "$€₽"):
                 return True
-        elif slot.kind == "weight":
-            if unit and (unit.lemma in words.weight_units or unit.text in words.weight_units):
+        elif slot.kind == "measure":
+            units = words.measure_units[slot.noun]
+            if unit and (unit.lemma in units or unit.text in units):
                 return True
         elif slot.kind == "share":
             if (unit and unit.lemmas & words.share_units) or t.lemmas & words.share_units:

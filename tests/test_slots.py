@@ -18,9 +18,15 @@ def test_what_a_quantity_question_counts() -> None:
     assert fills(seals, "В озере живут 100 тыс. тюленей.")
     assert not fills(seals, "В озере обитает 2600 видов, и около двух третей из них — эндемики.")
     assert not fills(asked_slot("Сколько жителей в городе?"), "20 % жителей — пенсионеры.")
-    assert asked_slot("Сколько весит слон?") == Slot("weight") == asked_slot("Какова масса мяча?")
-    assert fills(Slot("weight"), "Взрослый слон весит до 6 т.") and fills(Slot("weight"), "Масса — 100 килограммов.")
-    assert not fills(Slot("weight"), "В стаде 12 слонов, им 6 лет.")
+    # a physical quantity wants a number in its units
+    mass, length, heat = Slot("measure", "mass"), Slot("measure", "length"), Slot("measure", "temperature")
+    assert asked_slot("Сколько весит слон?") == mass == asked_slot("Какова масса мяча?")
+    assert fills(mass, "Взрослый слон весит до 6 т.") and fills(mass, "Масса — 100 килограммов.")
+    assert not fills(mass, "В стаде 12 слонов, им 6 лет.")
+    assert asked_slot("Какова глубина озера?") == length == asked_slot("Какая длина у моста?")
+    assert fills(length, "Глубина озера — 230 м.") and not fills(length, "В озеро впадают 35 рек.")
+    assert asked_slot("Какова температура воды?") == heat
+    assert fills(heat, "Летом вода прогревается до 20 °C.") and not fills(heat, "Озеро замерзает в декабре 2020 года.")
     assert not fills(asked_slot("Сколько пострадавших доставлено?"), "Авария случилась в 2019 году.")
     assert fills(asked_slot("Сколько пострадавших доставлено?"), "В больницу доставили 14 человек.")
     assert not fills(asked_slot("Сколько пострадавших доставлено?"), "На учения вышли 300 солдат.")  # not «пострадавших»
@@ -102,4 +108,7 @@ def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
     onega = asked_attribute("Какова площадь Онеги?")
     assert onega is not None and not gives_other(onega, "Площадь озера — 9700 км².")
     assert gives_other(onega, "Площадь Ладоги — 17 700 км².")
+    river = asked_attribute("Какова длина реки Шексны?")
+    assert river is not None and gives_other(river, "Главный приток — река Суда длиной 184 км.")
+    assert not gives_other(river, "Шексна длиной 139 км впадает в Волгу.")
     assert asked_attribute("Какой завод выпускает краны?") is None  # no noun after the asked one
