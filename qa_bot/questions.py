@@ -69,14 +69,16 @@ def clean_question(question: str, limit: int) -> tuple[str, str | None]:
 
 
 def answer_type(question: str) -> str | None:
-    """duration, date, number, name, person, place or reason — the first kind whose question words occur;
+    """duration, date, number, name, person, place or reason — the kind whose question words come first;
     None for a question asking who a named person is («Кто такой Роман Ефимов?»: a description)."""
     types = answer_types()
     if types.description.search(question):
         return None
-    for kind, pattern in types.patterns.items():
-        if pattern.search(question):
-            return kind
+    # the question word that comes first decides («Сколько … было известно, когда …» asks a number); at the
+    # same place the kinds' order does («сколько лет» is a duration before it is a number)
+    found = [(m.start(), i, kind) for i, (kind, pattern) in enumerate(types.patterns.items()) if (m := pattern.search(question))]
+    if found:
+        return min(found)[2]
     # a misspelt question word («Сколко вагонов …?»): a word no dictionary knows, read as the closest one
     for w in words(question)[:3]:
         if len(w) >= 4 and not is_dictionary_word(w):

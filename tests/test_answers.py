@@ -156,6 +156,9 @@ def test_question_analysis() -> None:
     assert answer_type("Как долго они работают?") == "duration" and answer_type("Почему закрыто?") == "reason"
     assert answer_type("Кто министр?") == "person" and answer_type("Где завод?") == "place"
     assert answer_type("Что обсуждали?") is None
+    # the question word that comes first decides; a later «когда» opens a clause
+    assert answer_type("Сколько книг было издано, когда он работал в Париже?") == "number"
+    assert answer_type("Кто и когда открыл остров?") == "person" and answer_type("Сколько лет длилась война?") == "duration"
     assert leans_on_history("А что он сказал?") and leans_on_history("А у Ульяновской области?")
     assert not leans_on_history("Кто председатель Минского горисполкома?")
     assert {"number", "duration"} <= sentence_evidence("Мы с ними работаем 18 лет уже.")
