@@ -178,6 +178,10 @@ def extract_answer(
             if "number" in c.evidence and not fills(slot, c.text):
                 c.evidence.discard("number")
     role = asked_role(question) if kind == "person" else None
+    if role is not None and role.head not in question_terms:
+        # a misspelt role word («министор»): the question term the index read it as
+        close = difflib.get_close_matches(role.head, question_terms, n=1, cutoff=0.75)
+        role = replace(role, head=close[0]) if close else role
     if role is not None:  # «кто председатель X»: a name beside another office, or of another X, does not
         for c in candidates:
             if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):

@@ -49,6 +49,7 @@ class _Words:
     which: frozenset[str]
     linking: frozenset[str]
     kind_heads: frozenset[str]
+    generic_roles: frozenset[str]
     measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
     measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
     unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
@@ -63,7 +64,7 @@ def _words() -> _Words:
         sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
-        sets["linking_verbs"], sets["kind_heads"],
+        sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"],
         {fold(n): m for m, d in measures.items() for n in d["nouns"]},
         {m: frozenset(d["units"]) for m, d in measures.items()},
         frozenset(u for d in measures.values() for u in d["units"]),
@@ -355,8 +356,8 @@ def asked_role(question: str) -> Role | None:
         if t.text not in _WHO and not named:
             continue
         rest = tokens[i + 1 :]
-        while rest and rest[0].lemmas & words.linking:
-            rest = rest[1:]
+        while rest and (rest[0].lemmas & words.linking or (rest[0].pos == "ADJF" and len(rest) > 1)):
+            rest = rest[1:]  # «кто был первым президентом …»: the role is the noun after its adjectives
         if not rest or rest[0].pos != "NOUN" or _is_name(question, rest[0]):
             return None
         nouns: list[tuple[str, frozenset[str]]] = []
@@ -392,7 +393,11 @@ def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
     if any(knows(noun) and not any(related(noun, h) for h in have) for noun, _ in role.nouns):
         return False  # «председатель правительства X» is not answered by a sentence about another body
     if not heads:
-        return not knows(role.head)  # a role word the collection lacks may be a paraphrase («глава»)
+        if knows(role.head):
+            return False
+        # a role word the collection lacks may be a paraphrase: a generic one («глава») or its verb («основал»
+        # for «основатель»); a specific office no document names («президент») is not filled by anyone
+        return role.head in _words().generic_roles or any(related(t.lemma, role.head) for t in tokens)
     for i in heads:
         contrast = False
         window = tokens[i + 1 : i + 1 + WINDOW]

@@ -76,6 +76,12 @@ def test_a_person_question_names_a_role_the_answer_must_hold() -> None:
     head = asked_role("Кто является главой правительства области?")
     assert head is not None
     assert fills_role(head, "Иван Петров, председатель правительства области.", lambda t: t != "глава")
+    # … or its verb; a specific office no document names is filled by no one
+    founder = asked_role("Кто основатель компании?")
+    assert founder is not None and fills_role(founder, "Компанию основал Иван Петров.", lambda t: t != "основатель")
+    first = asked_role("Кто был первым мэром города?")
+    assert first is not None and first.head == "мэр"  # the adjective before the office skipped
+    assert not fills_role(first, "Первым профессором стал Иван Петров.", lambda t: t != "мэр")
 
 
 def test_a_misspelt_question_word_still_asks_its_kind() -> None:
