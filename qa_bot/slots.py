@@ -50,6 +50,7 @@ class _Words:
     linking: frozenset[str]
     kind_heads: frozenset[str]
     generic_roles: frozenset[str]
+    ordinal_qualifiers: frozenset[str]
     measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
     measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
     unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
@@ -64,7 +65,7 @@ def _words() -> _Words:
         sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
-        sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"],
+        sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"], sets["ordinal_qualifiers"],
         {fold(n): m for m, d in measures.items() for n in d["nouns"]},
         {m: frozenset(d["units"]) for m, d in measures.items()},
         frozenset(u for d in measures.values() for u in d["units"]),
@@ -341,6 +342,7 @@ class Role:
 
     head: str
     nouns: tuple[tuple[str, frozenset[str]], ...]  # (noun, its adjectives) of the phrase after the head
+    qualifiers: frozenset[str] = frozenset()  # «первый», «бывший» before the head: which holder is asked
 
 
 _WHO = frozenset({"кто", "кого", "кому", "кем"})
@@ -356,7 +358,10 @@ def asked_role(question: str) -> Role | None:
         if t.text not in _WHO and not named:
             continue
         rest = tokens[i + 1 :]
+        qualifiers: set[str] = set()
         while rest and (rest[0].lemmas & words.linking or (rest[0].pos == "ADJF" and len(rest) > 1)):
+            if rest[0].pos == "ADJF" and rest[0].lemma in words.ordinal_qualifiers:
+                qualifiers.add(rest[0].lemma)
             rest = rest[1:]  # «кто был первым президентом …»: the role is the noun after its adjectives
         if not rest or rest[0].pos != "NOUN" or _is_name(question, rest[0]):
             return None
@@ -370,7 +375,7 @@ def asked_role(question: str) -> Role | None:
                 adjectives = set()
             else:
                 break
-        return Role(rest[0].lemma, tuple(nouns))
+        return Role(rest[0].lemma, tuple(nouns), frozenset(qualifiers))
     return None
 
 
@@ -392,6 +397,8 @@ def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
     have = {t.lemma for t in tokens}
     if any(knows(noun) and not any(related(noun, h) for h in have) for noun, _ in role.nouns):
         return False  # «председатель правительства X» is not answered by a sentence about another body
+    if not role.qualifiers <= have:
+        return False  # «первый ректор» is not any rector
     if not heads:
         if knows(role.head):
             return False

@@ -82,6 +82,10 @@ def test_a_person_question_names_a_role_the_answer_must_hold() -> None:
     first = asked_role("Кто был первым мэром города?")
     assert first is not None and first.head == "мэр"  # the adjective before the office skipped
     assert not fills_role(first, "Первым профессором стал Иван Петров.", lambda t: t != "мэр")
+    rector = asked_role("Кто был первым ректором академии?")
+    assert rector is not None and rector.qualifiers == {"первый"}
+    assert not fills_role(rector, "Ректором академии был Иван Петров.", knows)  # not said to be the first
+    assert fills_role(rector, "Первым ректором академии стал Иван Петров.", knows)
 
 
 def test_a_misspelt_question_word_still_asks_its_kind() -> None:
