@@ -247,7 +247,7 @@ class Answerer:
             before = self.retriever.search(topic, 1, mode, doc_ids)
             names = self.retriever.name_terms(text)
             if before and not (names and not all(n in self.retriever.document_terms(before[0].chunk.doc_id) for n in names)):
-                # (unless the question names what that document does not: «А у Ульяновской области?»)
+                # (unless the question names what that document does not: «А у Тверской области?»)
                 key = before[0].chunk.doc_id
                 within = [h for h in search(query) if h.chunk.doc_id == key] if recent else (
                     self.retriever.search(query, k, mode, [key])

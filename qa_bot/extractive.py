@@ -187,7 +187,7 @@ def extract_answer(
             if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
                 c.evidence.discard("person")
     attribute = asked_attribute(question)
-    if attribute is not None:  # «Какова плотность железа?» is not answered by «Плотность меди — 8,9 г/см³»
+    if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
         for c in candidates:
             c.of_other = gives_other(attribute, c.text)
     mentions: dict[str, float] = {}

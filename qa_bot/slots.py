@@ -191,7 +191,7 @@ def _capitalised(text: str) -> frozenset[str]:
 
 def _chain(tokens: list[_Token], i: int) -> tuple[str, ...]:
     """Lemmas of the nouns right after position `i`, adjectives skipped (in Russian a noun after a noun
-    is its genitive modifier: «плотность чистого железа»)."""
+    is its genitive modifier: «скорость скорого поезда»)."""
     out: list[str] = []
     for t in tokens[i + 1 : i + 1 + WINDOW]:
         if t.pos == "NOUN":
@@ -202,8 +202,8 @@ def _chain(tokens: list[_Token], i: int) -> tuple[str, ...]:
 
 
 def gives_other(attribute: Attribute, sentence: str) -> bool:
-    """The sentence states the asked attribute of something else («Плотность меди — 8,9 г/см³» for «Какова
-    плотность железа?»): every mention of the attribute is followed by a noun the question lacks, and a noun
+    """The sentence states the asked attribute of something else («Скорость самолёта — 900 км/ч» for «Какова
+    скорость поезда?»): every mention of the attribute is followed by a noun the question lacks, and a noun
     the question asks about is not in the sentence at all."""
     from .extractive import related
 
@@ -231,7 +231,7 @@ def gives_other(attribute: Attribute, sentence: str) -> bool:
 
 def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = False) -> Slot | None:
     words = _words()
-    # «Сколько пленных было взято?», «… раненых …»: an adjective with no noun after it is the counted thing
+    # «Сколько пострадавших доставлено?», «… погибших …»: an adjective with no noun after it is the counted thing
     # (people, as such substantivised plurals mostly are)
     bare = next((t for t in tokens if t.substantive), None) if verbs else None
     for j, t in enumerate(tokens):
@@ -362,7 +362,7 @@ def asked_role(question: str) -> Role | None:
         while rest and (rest[0].lemmas & words.linking or (rest[0].pos == "ADJF" and len(rest) > 1)):
             if rest[0].pos == "ADJF" and rest[0].lemma in words.ordinal_qualifiers:
                 qualifiers.add(rest[0].lemma)
-            rest = rest[1:]  # «кто был первым президентом …»: the role is the noun after its adjectives
+            rest = rest[1:]  # «кто был первым мэром …»: the role is the noun after its adjectives
         if not rest or rest[0].pos != "NOUN" or _is_name(question, rest[0]):
             return None
         nouns: list[tuple[str, frozenset[str]]] = []
@@ -398,12 +398,12 @@ def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
     if any(knows(noun) and not any(related(noun, h) for h in have) for noun, _ in role.nouns):
         return False  # «председатель правительства X» is not answered by a sentence about another body
     if not role.qualifiers <= have:
-        return False  # «первый ректор» is not any rector
+        return False  # «первый мэр» is not any mayor
     if not heads:
         if knows(role.head):
             return False
         # a role word the collection lacks may be a paraphrase: a generic one («глава») or its verb («основал»
-        # for «основатель»); a specific office no document names («президент») is not filled by anyone
+        # for «основатель»); a specific office no document names («прокурор») is not filled by anyone
         return role.head in _words().generic_roles or any(related(t.lemma, role.head) for t in tokens)
     for i in heads:
         contrast = False
