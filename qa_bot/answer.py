@@ -187,7 +187,7 @@ class Answerer:
             if hits and hits[0].relevance >= self.settings.llm_refusal_threshold:
                 emitted = self._generate(result, query, hits, notices, details, on_delta)
             # else nothing relevant enough: refuse without calling the LLM
-        elif russian or self._uses_encoder and self.retriever.embedder.multilingual:
+        elif russian or self._uses_encoder and self.retriever.embedder.multilingual or self._translated(query):
             self._extract(result, asked, hits, context, trust=doc_ids is not None)
             if result.refused and not russian:
                 notices.append(messages.NOT_RUSSIAN)
@@ -388,6 +388,12 @@ class Answerer:
             return
         if (trust and found.coverage > 0) or self.refusal_model.answers(self.evidence(question, hits, found)):
             result.answer, result.citations, result.refused = found.answer, found.citations, False
+
+    def _translated(self, question: str) -> bool:
+        """A question in English reads, word by word, as Russian words the collection has (english.py), so
+        BM25 and the sentence choice can match it without a multilingual encoder."""
+        terms = self.retriever.query_terms(question)
+        return sum(self.retriever.index.knows(t) for t in terms) >= 2
 
     def extraction(self, question: str, hits: list[Hit], context: str = "") -> Extraction | None:
         return extract_answer(
