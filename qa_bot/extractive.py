@@ -21,8 +21,19 @@ import numpy as np
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .questions import answer_types, sentence_evidence
 from .retrieve import Hit
-from .slots import asked_attribute, asked_focus, asked_role, asked_slot, fills, fills_role, gives_other
-from .text import lemmas, words
+from .slots import (
+    asked_attribute,
+    asked_events,
+    asked_focus,
+    asked_named,
+    asked_role,
+    asked_slot,
+    fills,
+    fills_role,
+    gives_other,
+    same_event,
+)
+from .text import lemma, lemmas, words
 
 CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
 SIM_WEIGHT = 0.5  # weight of the encoder similarity (rescaled over the candidates) next to word coverage
@@ -31,6 +42,7 @@ TYPE_MISSING = 0.6  # multiplier when the question asks for a kind the sentence 
 OTHER_DOCUMENT_WEIGHT = 0.85  # sentences from another document than the first passage's
 OTHER_DOCUMENT_PENALTY = 0.15  # an extra sentence from another document than the best one must gain this much more
 NAME_MISSING_WEIGHT = 0.5  # per name of the question that the sentence's document never mentions
+EVENT_KINDS = frozenset({"date", "duration", "person", "place"})  # kinds of answer that belong to an event
 
 
 @dataclass
@@ -67,6 +79,8 @@ class Extraction:
     missing: float = 0.0  # question words the collection uses but the answer and its neighbours lack (IDF share)
     topic_only: bool = False  # the answer shares only the question's names, nothing of what it asks about them
     of_other: bool = False  # the best sentence states the asked attribute of something else
+    event_missing: bool = False  # a when/who/where question's event (its verb) is not in the answer's window
+    focus_missing: bool = False  # the thing whose name or kind is asked is not in the answer's window
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -147,6 +161,7 @@ def extract_answer(
     names: Sequence[str] = (),
     document_terms: Callable[[str], frozenset[str]] | None = None,
     name_words: Sequence[str] = (),
+    events: Sequence[str] | None = None,
     max_sentences: int = 3,
     min_gain: float = 0.2,
 ) -> Extraction | None:
@@ -158,7 +173,8 @@ def extract_answer(
     whether the collection has the word (a role word it lacks may be a paraphrase; default: has them all);
     `names`: the index terms of the question's proper names, `document_terms(doc_id)`: a document's lemmas —
     a sentence from a document that never mentions a name the question asks about is about something else;
-    `name_words`: the terms of the question's names the collection does not know (misspelt ones, say).
+    `name_words`: the terms of the question's names the collection does not know (misspelt ones, say);
+    `events`: the terms of the question's event verbs (slots.asked_events; default: their lemmas).
     """
     question_terms = list(question_terms)
     context_terms = [t for t in lemmas(context) if t not in question_terms]
@@ -215,7 +231,8 @@ def extract_answer(
         covered |= {t for t in wanted if _has(before.terms, t)}
     if kind and kind not in best.evidence:
         follower = _sentence_at(best, candidates, 1)
-        if follower is not None and kind in follower.evidence:
+        # (a caption «Имя, должность:» opens the next quote; it does not go on with this sentence)
+        if follower is not None and kind in follower.evidence and not follower.text.rstrip().endswith(":"):
             chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
             covered |= {t for t in wanted if _has(follower.terms, t)}
     focus = asked_focus(question)
@@ -271,6 +288,13 @@ def extract_answer(
     window = frozenset().union(*(c.terms | c.context for c in found.chosen))
     found.topic_only = bool(named and asked_about) and not any(_has(window, t) for t in asked_about)
     found.of_other = best.of_other
+    # a date, place or person beside another event («Когда закрыли …?» over «… поступил в 1731 году»)
+    events = [lemma(w) for w in asked_events(question)] if events is None else list(events)
+    found.event_missing = kind in EVENT_KINDS and bool(events) and not any(
+        same_event(e, t) for e in events for t in window if t[:2] == e[:2]
+    )
+    focus = asked_named(question) or (asked_focus(question) if kind in (None, "name") else None)
+    found.focus_missing = focus is not None and focus not in offices and not _has(window, focus)
     return found
 
 

@@ -4,9 +4,11 @@ The evidence (all in 0..1, general to any collection): how much of the question 
 and the best sentence cover, the best encoder similarity among the chosen sentences, whether the answer
 holds the asked-for kind (a number that counts what was asked, a name beside the asked role: slots.py),
 how much of the question the best passage covers, how much of the question's words the collection does
-not know at all, and whether the question is in Russian. The weights live in
-`qa_bot/data/refusal_model.json`, written by `python -m qa_bot.evaluation.calibrate` from the dev
-split of eval/gold.jsonl; the test split is never used for it.
+not know at all, whether the question is in Russian, and whether the answer's sentences and their
+neighbours miss what the question is about (its event verb for when/who/where, the thing whose name is
+asked, everything but its names). The weights live in `qa_bot/data/refusal_model.json`, written by
+`python -m qa_bot.evaluation.calibrate` from the dev splits of the gold files, each weight kept to the
+direction its evidence means; the test splits are never used for it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Evidence:
     missing: float = 0.0  # question words the collection uses that the answer's sentences and neighbours lack
     topic_only: float = 0.0  # 1: the answer shares the question's names and nothing of what it asks about them
     of_other: float = 0.0  # 1: the answer states the asked attribute of something else (a rule, not a feature)
+    event_missing: float = 0.0  # 1: a when/who/where question's event (its verb) is not near the answer
+    focus_missing: float = 0.0  # 1: the noun whose name or kind is asked is in neither
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)

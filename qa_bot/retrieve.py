@@ -24,6 +24,7 @@ NAMED_DOCUMENTS = 3  # documents searched for a name the retrieved passages lack
 DOCUMENT_CACHE = 256  # documents whose lemma sets are kept per retriever
 _LATIN_NAME = re.compile(r"\b[A-Z][a-z]{3,}")  # a capitalised Latin word: maybe a romanised Russian name
 _NAME = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яёA-ZА-ЯЁ]{2,}\b")
+_NUMBER = re.compile(r"(?<![\d.,])\d{2,}(?![\d])")  # «2019», «558-м»: a number names what is asked about too
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,11 @@ class Retriever:
         return close[0] if close else None
 
     def _name_words(self, question: str) -> list[str]:
-        """Proper names of the question: capitalised words that do not merely open a sentence (or are all capitals)."""
-        out = []
+        """Proper names of the question: capitalised words that do not merely open a sentence (or are all
+        capitals), and the numbers of two or more digits it states («чемпионат 2019 года», «558-й завод»):
+        a document that never mentions them is about something else. (Dates that restrict the documents
+        are taken out of the question before.)"""
+        out = [m.group() for m in _NUMBER.finditer(question)]
         for m in _NAME.finditer(question):
             word = m.group()
             before = question[: m.start()].rstrip(" «\"'(")
@@ -178,7 +182,12 @@ class Retriever:
         out = []
         for word in self._name_words(question):
             lower = word.lower()
-            if self.index.knows(self.term(lower)) or (lower.isascii() and self._romanised(lower)):
+            if self.index.knows(self.term(lower)):
+                continue
+            if lower.isalpha() and lower.isascii() and self._romanised(lower):
+                continue
+            if lower.isdigit():
+                out.append(word)  # a number is not misspelt
                 continue
             # a misspelt name ("Раман Ефимав") is close to an indexed one: not unknown
             if not difflib.get_close_matches(lower, self._vocab_by_letter.get(lower[0], []), n=1, cutoff=0.8):
@@ -192,7 +201,10 @@ class Retriever:
         out: list[str] = []
         for word in self._name_words(question):
             lower = word.lower()
-            term = self._romanised(lower) if lower.isascii() else self.term(lower)
+            if lower.isdigit():
+                term: str | None = lower
+            else:
+                term = self._romanised(lower) if lower.isascii() else self.term(lower)
             if term and (self.index.knows(term) or not known_only) and term not in out:
                 out.append(term)
         return out

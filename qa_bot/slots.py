@@ -10,6 +10,7 @@ anything, «человек» counts any animate noun. The word lists are general
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class _Words:
     kind_heads: frozenset[str]
     generic_roles: frozenset[str]
     ordinal_qualifiers: frozenset[str]
+    light_verbs: frozenset[str]
+    naming: frozenset[str]
     measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
     measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
     unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
@@ -66,6 +69,7 @@ def _words() -> _Words:
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
         sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"], sets["ordinal_qualifiers"],
+        sets["light_verbs"], sets["naming_words"],
         {fold(n): m for m, d in measures.items() for n in d["nouns"]},
         {m: frozenset(d["units"]) for m, d in measures.items()},
         frozenset(u for d in measures.values() for u in d["units"]),
@@ -150,6 +154,50 @@ def asked_focus(question: str) -> str | None:
                     continue
                 return u.lemma
             if u.pos not in _SKIP_POS:
+                break
+        return None
+    return None
+
+
+_EVENT_POS = frozenset({"VERB", "INFN", "PRTF", "PRTS", "GRND"})
+
+
+def asked_events(question: str) -> list[str]:
+    """The words that say what happened in the question («Когда закрыли академию?» -> «закрыли», «Кто
+    тренировал сборную?» -> «тренировал»): verbs and participles other than the light ones (linking,
+    existential, naming, modal, reporting: answer_slots.json), and not capitalised words (a misspelt name
+    read as a verb). A date, name or place beside another event does not answer the question."""
+    from .text import STOP_WORDS
+
+    light = _words().light_verbs
+    capitalised = {w.lower() for w in re.findall(r"(?<!^)(?<![.!?]\s)\b[А-ЯЁ][а-яё]+", question.strip())}
+    out: list[str] = []
+    for t in _tokens(question):
+        if t.pos not in _EVENT_POS or t.lemma in light or t.text in capitalised:
+            continue
+        if not {t.text, t.lemma} & STOP_WORDS:
+            out.append(t.text)
+    return list(dict.fromkeys(out))
+
+
+def same_event(verb: str, term: str) -> bool:
+    """One verb family, aspect pairs included («обсуждать» / «обсудить», «продвигать» / «продвижение»):
+    a shared beginning of four letters or more, half the shorter word or more."""
+    common = len(os.path.commonprefix([verb, term]))
+    return common >= 4 and common >= 0.5 * min(len(verb), len(term))
+
+
+def asked_named(question: str) -> str | None:
+    """The noun whose name a question asks («Как называется столица края?» -> столица); None otherwise."""
+    words = _words()
+    tokens = _tokens(question)
+    for i, t in enumerate(tokens):
+        if not (t.lemmas & words.naming):
+            continue
+        for u in tokens[i + 1 : i + 1 + WINDOW]:
+            if u.pos == "NOUN":
+                return u.lemma
+            if u.pos not in _SKIP_POS and u.pos != "PREP":
                 break
         return None
     return None

@@ -88,3 +88,35 @@ def test_an_amount_asked_by_its_noun_wants_money(ports: Answerer) -> None:
     assert not cost.refused and "2 млрд рублей" in cost.answer, cost.answer
     for question in ("Какой бюджет у закупки портальных кранов южным портом?", "Какая выручка у порта в Новороссийске?"):
         assert ports.answer(question).refused, question  # only a count of cranes there, no money
+
+
+def test_a_number_no_document_mentions_is_refused_with_it(ports: Answerer) -> None:
+    answer = ports.answer("Когда откроют причал номер 47 в Архангельске?")
+    assert answer.refused and "47" in (answer.notice or ""), (answer.answer, answer.notice)
+    known = ports.answer("Что выросло на 12 процентов?")  # a number the documents do mention
+    assert not known.refused and "12 процентов" in known.answer
+    assert {c.doc_id for c in known.citations} == {"north"}
+
+
+def _evidence(answerer: Answerer, question: str):  # noqa: ANN202 - the refusal policy's view of the answer
+    query, context, hits = answerer._retrieve(question, [], answerer.settings.top_k, None)
+    found = answerer.extraction(question, hits, context)
+    assert found is not None
+    return answerer.evidence(question, hits, found), found
+
+
+def test_a_date_beside_another_event_does_not_answer_when(ports: Answerer) -> None:
+    # the southern port's document is dated, but it does not widen its berths: the northern one does
+    missing, found = _evidence(ports, "Когда порт в Новороссийске начнёт расширять причалы?")
+    assert missing.event_missing == 1.0, found.answer
+    assert ports.answer("Когда порт в Новороссийске начнёт расширять причалы?").refused
+    said, found = _evidence(ports, "Когда откроют новый причал в Архангельске?")
+    assert said.event_missing == 0.0 and "в мае" in found.answer, found.answer
+    assert not ports.answer("Когда откроют новый причал в Архангельске?").refused
+
+
+def test_a_name_question_wants_the_thing_named_in_the_answer(ports: Answerer) -> None:
+    evidence, found = _evidence(ports, "Как называется ледокол порта в Архангельске?")
+    assert evidence.focus_missing == 1.0, found.answer
+    evidence, found = _evidence(ports, "Как называется порт в Новороссийске?")
+    assert evidence.focus_missing == 0.0, found.answer

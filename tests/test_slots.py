@@ -4,7 +4,19 @@ the asked role. Sentences here are made up; the word lists are general Russian (
 from __future__ import annotations
 
 from qa_bot.questions import answer_type
-from qa_bot.slots import Slot, asked_attribute, asked_focus, asked_role, asked_slot, fills, fills_role, gives_other
+from qa_bot.slots import (
+    Slot,
+    asked_attribute,
+    asked_events,
+    asked_focus,
+    asked_named,
+    asked_role,
+    asked_slot,
+    fills,
+    fills_role,
+    gives_other,
+    same_event,
+)
 
 
 def test_what_a_quantity_question_counts() -> None:
@@ -122,3 +134,27 @@ def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
     assert river is not None and gives_other(river, "Главный приток — река Суда длиной 184 км.")
     assert not gives_other(river, "Шексна длиной 139 км впадает в Волгу.")
     assert asked_attribute("Какой завод выпускает краны?") is None  # no noun after the asked one
+
+
+def test_the_event_a_question_asks_about() -> None:
+    assert asked_events("Когда закрыли старую верфь?") == ["закрыли"]
+    assert asked_events("Кто построил мост через реку?") == ["построил"]
+    assert asked_events("Когда был основан монастырь?") == ["основан"]  # a participle tells of an event too
+    # linking, existential, naming, modal and reporting verbs tell of none
+    assert asked_events("Где находится верфь?") == []
+    assert asked_events("Как называется верфь?") == []
+    assert asked_events("Что сказал директор верфи?") == []
+    assert asked_events("Кто является директором верфи?") == []
+    assert asked_events("Кто такой Раман Бутаков?") == []  # a capitalised word is a name, even a misspelt one
+    # aspect pairs and derivations are one event; different verbs are not
+    assert same_event("обсуждать", "обсудить") and same_event("открыть", "открытый")
+    assert same_event("продвигать", "продвижение")
+    assert not same_event("закрыть", "закупать") and not same_event("построить", "поставить")
+
+
+def test_the_thing_a_name_question_asks_the_name_of() -> None:
+    assert asked_named("Как называется столица края?") == "столица"
+    assert asked_named("Как называлась крепость у истока реки?") == "крепость"
+    assert asked_named("Как называется белый пигмент из руды?") == "пигмент"  # adjectives skipped
+    assert asked_named("Какое название у крупнейшего притока?") == "приток"  # the noun after the preposition
+    assert asked_named("Кто директор верфи?") is None

@@ -13,7 +13,7 @@ from ..index import DocumentInfo, StoredChunk
 from ..ingest import Document
 from ..retrieve import Hit
 from ..store import make_vector_store
-from ..text import lemmas
+from ..text import lemma, lemmas
 
 BASELINE_K = 4
 
@@ -74,6 +74,9 @@ class BaselineRetriever:
 
     def query_terms(self, question: str) -> list[str]:
         return lemmas(question)
+
+    def term(self, word: str) -> str:
+        return lemma(word)
 
     def unknown_names(self, question: str) -> list[str]:
         """The baseline has no such check."""
