@@ -80,7 +80,7 @@ class Extraction:
     topic_only: bool = False  # the answer shares only the question's names, nothing of what it asks about them
     of_other: bool = False  # the best sentence states the asked attribute of something else
     event_missing: bool = False  # a when/who/where question's event (its verb) is not in the answer's window
-    focus_missing: bool = False  # the thing whose name or kind is asked is not in the answer's window
+    focus_missing: bool = False  # the thing whose name is asked is not in the answer's window
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -293,8 +293,10 @@ def extract_answer(
     found.event_missing = kind in EVENT_KINDS and bool(events) and not any(
         same_event(e, t) for e in events for t in window if t[:2] == e[:2]
     )
-    focus = asked_named(question) or (asked_focus(question) if kind in (None, "name") else None)
-    found.focus_missing = focus is not None and focus not in offices and not _has(window, focus)
+    # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
+    # instance answers it («Какие самолёты?» — «Ил-76»)
+    named_noun = asked_named(question)
+    found.focus_missing = named_noun is not None and named_noun not in offices and not _has(window, named_noun)
     return found
 
 

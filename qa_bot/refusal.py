@@ -37,7 +37,7 @@ class Evidence:
     topic_only: float = 0.0  # 1: the answer shares the question's names and nothing of what it asks about them
     of_other: float = 0.0  # 1: the answer states the asked attribute of something else (a rule, not a feature)
     event_missing: float = 0.0  # 1: a when/who/where question's event (its verb) is not near the answer
-    focus_missing: float = 0.0  # 1: the noun whose name or kind is asked is in neither
+    focus_missing: float = 0.0  # 1: the thing whose name is asked is not near the answer
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)

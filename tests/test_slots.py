@@ -145,6 +145,7 @@ def test_the_event_a_question_asks_about() -> None:
     assert asked_events("Как называется верфь?") == []
     assert asked_events("Что сказал директор верфи?") == []
     assert asked_events("Кто является директором верфи?") == []
+    assert asked_events("Когда Бутаков стал директором верфи?") == ["стал"]  # becoming one is an event
     assert asked_events("Кто такой Раман Бутаков?") == []  # a capitalised word is a name, even a misspelt one
     # aspect pairs and derivations are one event; different verbs are not
     assert same_event("обсуждать", "обсудить") and same_event("открыть", "открытый")
