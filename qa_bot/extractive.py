@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
+from .ingest import is_dateline
 from .questions import answer_types, sentence_evidence
 from .retrieve import Hit
 from .slots import (
@@ -92,8 +93,8 @@ def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> lis
         terms = [frozenset(lemmas(s.text)) for s in spans]
         for i, span in enumerate(spans):
             position = (hit.chunk.doc_id, hit.chunk.start + span.start)
-            if position in seen:  # the same sentence in an overlapping chunk
-                continue
+            if position in seen or is_dateline(span.text):
+                continue  # the same sentence in an overlapping chunk; a dateline dates the report, not its facts
             seen.add(position)
             around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2]) - terms[i]
             weight = 0.6 + 0.4 * max(hit.score, 0.0) / top

@@ -33,6 +33,15 @@ _DATELINE = re.compile(
     r"\s*(?:\.\s*/(?P<agency>[^/\n]{2,30})/\.?|[-—–]\s*(?P<agency2>[А-ЯЁA-Z][\w .]{1,30}?)\.)"
 )
 
+# the dateline cut off as a sentence of its own: «САМАРА, 14 октября.» («/ТАСС/.» follows as another)
+_DATELINE_SENTENCE = re.compile(r"[А-ЯЁ][А-ЯЁ\- ]{1,40},\s+\d{1,2}\s+(?P<month>[а-яё]+)(?:\s+\d{4}(?:\s*г)?)?\.?")
+
+
+def is_dateline(sentence: str) -> bool:
+    """A news dateline alone: where and when the report was filed, not a fact of the story."""
+    m = _DATELINE_SENTENCE.fullmatch(sentence.strip())
+    return m is not None and m.group("month").replace("ё", "е") in month_numbers()
+
 
 @dataclass(frozen=True)
 class Document:

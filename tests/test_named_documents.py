@@ -14,6 +14,7 @@ from qa_bot.answer import Answerer
 from qa_bot.embed import Embedder, load_embedder
 from qa_bot.english import equivalents, phrases
 from qa_bot.index import update_index
+from qa_bot.ingest import is_dateline
 from qa_bot.retrieve import Retriever
 
 # Invented for this test: two ports, the same vocabulary, different places, people and figures.
@@ -120,3 +121,11 @@ def test_a_name_question_wants_the_thing_named_in_the_answer(ports: Answerer) ->
     assert evidence.focus_missing == 1.0, found.answer
     evidence, found = _evidence(ports, "Как называется порт в Новороссийске?")
     assert evidence.focus_missing == 0.0, found.answer
+
+
+def test_a_dateline_dates_the_report_not_the_facts_in_it(ports: Answerer) -> None:
+    assert is_dateline("НОВОРОССИЙСК, 5 марта.") and is_dateline("МОСКВА, 7 октября 2025 г.")
+    assert not is_dateline("Новый причал откроют 5 марта.") and not is_dateline("ЕАЭС, 3 страны.")
+    # the southern report says when it was filed, not when the cranes were bought
+    answer = ports.answer("Когда порт в Новороссийске закупил краны?")
+    assert "5 марта" not in answer.answer, answer.answer
