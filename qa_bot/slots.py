@@ -391,6 +391,7 @@ class Role:
     head: str
     nouns: tuple[tuple[str, frozenset[str]], ...]  # (noun, its adjectives) of the phrase after the head
     qualifiers: frozenset[str] = frozenset()  # «первый», «бывший» before the head: which holder is asked
+    proper: frozenset[str] = frozenset()  # adjectives written with a capital («Тверского»): a name of the body
 
 
 _WHO = frozenset({"кто", "кого", "кому", "кем"})
@@ -423,7 +424,8 @@ def asked_role(question: str) -> Role | None:
                 adjectives = set()
             else:
                 break
-        return Role(rest[0].lemma, tuple(nouns), frozenset(qualifiers))
+        proper = _capitalised(question) & frozenset().union(*(a for _, a in nouns))
+        return Role(rest[0].lemma, tuple(nouns), frozenset(qualifiers), proper)
     return None
 
 
@@ -441,6 +443,7 @@ def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
     from .extractive import related
 
     tokens = _tokens(sentence)
+    capitalised = _capitalised(sentence)
     heads = [i for i, t in enumerate(tokens) if t.pos == "NOUN" and related(t.lemma, role.head)]
     have = {t.lemma for t in tokens}
     if any(knows(noun) and not any(related(noun, h) for h in have) for noun, _ in role.nouns):
@@ -464,7 +467,9 @@ def fills_role(role: Role, sentence: str, knows: Callable[[str], bool]) -> bool:
             if u.pos != "NOUN":
                 break
             for noun, asked in role.nouns:
-                if related(u.lemma, noun) and asked and adjectives and not any(
+                # a named body is set apart by another name, not by «нового» or «этого»
+                named = not (asked & role.proper) or adjectives & capitalised
+                if related(u.lemma, noun) and asked and adjectives and named and not any(
                     related(a, b) for a in asked for b in adjectives
                 ):
                     contrast = True  # same office, another body

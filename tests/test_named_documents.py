@@ -129,3 +129,4 @@ def test_a_dateline_dates_the_report_not_the_facts_in_it(ports: Answerer) -> Non
     # the southern report says when it was filed, not when the cranes were bought
     answer = ports.answer("Когда порт в Новороссийске закупил краны?")
     assert "5 марта" not in answer.answer, answer.answer
+

@@ -84,6 +84,12 @@ def test_a_person_question_names_a_role_the_answer_must_hold() -> None:
     assert not fills_role(role, "Председатель Курского облисполкома Иван Петров сказал …", knows)  # other body
     assert fills_role(role, "Председатель Тверского облисполкома Иван Петров сказал, что …", knows)
     assert not fills_role(role, "Иван Петров, директор завода, сказал, что …", knows)
+    # a named body is set apart by another name, not by a common adjective («этого», «нового»); an unnamed one
+    # by any other adjective
+    assert fills_role(role, "Председателем нового облисполкома стал Иван Петров.", knows)
+    district = asked_role("Кто председатель районного совета?")
+    assert district is not None
+    assert not fills_role(district, "Председатель городского совета Иван Петров сказал …", knows)
     # a head word the collection does not know may be a paraphrase: not held against the sentence
     head = asked_role("Кто является главой правительства области?")
     assert head is not None
