@@ -20,7 +20,7 @@ import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .ingest import is_dateline
-from .questions import answer_types, sentence_evidence
+from .questions import answer_types, refers_back, sentence_evidence
 from .retrieve import Hit
 from .slots import (
     asked_attribute,
@@ -281,6 +281,12 @@ def extract_answer(
                     missing = unnamed(chosen)
         names_found = 1 - len(missing) / len(names)
     found = _render(chosen, wanted, kind, best)
+    antecedent = _sentence_at(best, candidates, -1) if refers_back(best.text) else None
+    if antecedent is not None and antecedent not in chosen:
+        # «Они работают вместе давно.» says who only with the sentence before it: shown and quoted, but not
+        # counted as evidence (a topic sentence beside a pronoun must not make a non-answer look covered)
+        shown = _render([*chosen, antecedent], wanted, kind, best)
+        found.answer, found.citations = shown.answer, shown.citations
     found.names_found = names_found
     found.missing = _missing(found, question_terms, idf, kind, knows)
     named = list(names) + list(name_words)

@@ -27,6 +27,8 @@ class AnswerTypes:
     reason_markers: re.Pattern[str]
     followup_cues: frozenset[str]
     followup_openers: tuple[str, ...]
+    antecedent_openers: frozenset[str]
+    antecedent_joiners: frozenset[str]
     question_words: tuple[str, ...]
     categories: dict[str, frozenset[str]]
 
@@ -45,6 +47,8 @@ def answer_types() -> AnswerTypes:
         ),
         followup_cues=frozenset(data["followup_cues"]),
         followup_openers=tuple(sorted(data["followup_openers"], key=len, reverse=True)),
+        antecedent_openers=frozenset(data["antecedent_openers"]),
+        antecedent_joiners=frozenset(data["antecedent_joiners"]),
         question_words=tuple(data["question_words"]),
         categories={k: frozenset(v) for k, v in data["category_nouns"].items()},
     )
@@ -96,6 +100,16 @@ def leans_on_history(question: str) -> bool:
     if any(low.startswith(o + " ") for o in types.followup_openers):
         return True
     return any(w in types.followup_cues for w in words(question))
+
+
+def refers_back(sentence: str) -> bool:
+    """True when the sentence opens with a word whose referent the sentence before names («Они открылись …»,
+    «И там …»): alone it does not say who or where."""
+    types = answer_types()
+    opening = words(sentence)[:2]
+    if opening and opening[0] in types.antecedent_joiners:
+        opening = opening[1:]
+    return bool(opening) and opening[0] in types.antecedent_openers
 
 
 def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set[str]:

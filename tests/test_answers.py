@@ -18,6 +18,7 @@ from qa_bot.questions import (
     clean_question,
     cyrillic_reading,
     leans_on_history,
+    refers_back,
     sentence_evidence,
 )
 from qa_bot.refusal import Evidence, model_for
@@ -70,6 +71,20 @@ def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answe
     # one [n] covering two sentences quotes both of them
     (citation,) = answer.citations
     assert "мобильный интернет" in citation.quote and "безопасности" in citation.quote
+
+
+def test_a_sentence_opening_with_a_pronoun_is_shown_with_the_one_it_refers_to(answerer: Answerer) -> None:
+    assert refers_back("Мы с ними работаем 18 лет уже.") and refers_back("И там открыли завод.")
+    assert not refers_back("Белорусская компания - один из наших партнеров.")
+    question = "Как долго ижевский производитель обогревателей работает с белорусской компанией?"
+    hits = answerer.retriever.search(question)
+    found = answerer.extraction(question, hits)
+    assert found is not None
+    # «мы с ними»: the quoted sentence before says who «они» are, in the answer and in its [n]'s quote
+    assert "Мы с ними работаем 18 лет" in found.answer and "Белорусская компания" in found.answer, found.answer
+    assert any("Белорусская компания" in c.quote and "18 лет" in c.quote for c in found.citations)
+    # … only shown: the sentence it refers to is not evidence the refusal model weighs
+    assert all("Белорусская компания" not in c.text for c in found.chosen)
 
 
 def test_quotes_are_verbatim_substrings_of_the_file(answerer: Answerer) -> None:
