@@ -41,7 +41,7 @@ from .prompting import (
     tidy,
 )
 from .questions import answer_type, clean_question, is_russian, leans_on_history
-from .refusal import Evidence, RefusalModel, model_for
+from .refusal import LEXICAL, Evidence, RefusalModel, model_for
 from .retrieve import Hit, Retriever
 from .slots import asked_events
 from .settings import RetrievalMode, Settings
@@ -440,7 +440,8 @@ class Answerer:
 
     @property
     def refusal_model(self) -> RefusalModel:
-        return model_for(self.retriever.index.embedding_model)
+        # without the encoder (RETRIEVAL_MODE=bm25) there is no similarity to weigh: the model fitted without it
+        return model_for(self.retriever.index.embedding_model if self._uses_encoder else LEXICAL)
 
     @property
     def _uses_encoder(self) -> bool:

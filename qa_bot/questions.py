@@ -156,6 +156,7 @@ def _asked(lem: str, asked: frozenset[str]) -> bool:
 
 _NAME_WORD = re.compile(r"(?<![\w-])[А-ЯЁ][а-яё]{2,}")
 _ACRONYM = re.compile(r"(?<![\w-])(?=\w*[А-ЯЁA-Z]\w*[А-ЯЁA-Z])[A-Za-zА-Яа-яЁё]{2,}(?![\w-])")  # МАЗ, БелЖД, ТАСС
+_INITIAL = re.compile(r"(?<![\w-])[А-ЯЁ]\.\s*$")  # «И. Петров»: an initial right before the word
 _QUOTED = re.compile(r"[«\"„]([^«»\"“”„]{2,80})[»\"“”]")
 
 
@@ -165,17 +166,24 @@ def _name_grammemes(sentence: str, asked: frozenset[str] = frozenset()) -> set[s
     from .text import _morph
 
     out: set[str] = set()
-    for m in _NAME_WORD.finditer(sentence):
+    capitalised = list(_NAME_WORD.finditer(sentence))
+    for k, m in enumerate(capitalised):
         word = m.group()
         parses = _morph().parse(word)[:2]
         if _asked(lemma(word), asked) or any(fold(p.normal_form) in asked for p in parses):
             continue
-        for parse in parses:
-            out |= {g for g in ("Name", "Surn", "Patr", "Geox", "Orgn") if g in parse.tag}
+        # a word that is first of all something else («Олимпиад», «Лев») is a person's name only beside
+        # another capitalised word or an initial («Лев Толстой», «И. Петров»)
+        before = k > 0 and not sentence[capitalised[k - 1].end() : m.start()].strip()
+        after = k + 1 < len(capitalised) and not sentence[m.end() : capitalised[k + 1].start()].strip()
+        paired = before or after or _INITIAL.search(sentence[: m.start()]) is not None
+        for i, parse in enumerate(parses):
+            grams = {g for g in ("Name", "Surn", "Patr", "Geox", "Orgn") if g in parse.tag}
+            out |= grams if i == 0 or paired else grams - {"Name", "Surn", "Patr"}
     if any(lemma(m.group()) not in asked for m in _ACRONYM.finditer(sentence)):
         out.add("Orgn")
-    for m in _QUOTED.finditer(sentence):
-        if any(lemma(w) not in asked for w in words(m.group(1))):
+    for m in _QUOTED.finditer(sentence):  # a name is capitalised: «русским хоккеем» is a term, not a title
+        if m.group(1)[:1].isupper() and any(lemma(w) not in asked for w in words(m.group(1))):
             out.add("Title")
     return out
 

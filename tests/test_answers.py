@@ -87,6 +87,19 @@ def test_a_sentence_opening_with_a_pronoun_is_shown_with_the_one_it_refers_to(an
     assert all("Белорусская компания" not in c.text for c in found.chosen)
 
 
+def test_lexical_retrieval_over_an_encoder_index_answers_with_the_model_fitted_without_similarity(
+    answerer: Answerer,
+) -> None:
+    # RETRIEVAL_MODE=bm25 loads no encoder, so no sentence similarity: the encoder's refusal model would
+    # read that as «nothing alike» and refuse every question
+    index = answerer.retriever.index
+    settings = answerer.settings.model_copy(update={"retrieval_mode": "bm25"})
+    lexical = Answerer(Retriever(index, answerer.retriever.embedder, mode="bm25"), None, settings)
+    answered = lexical.answer("Сколько автобусов МАЗ Беларусь поставит в Удмуртию?")
+    assert not answered.refused and "120" in answered.answer, answered.answer
+    assert lexical.answer("Какая погода будет в Минске в эти выходные?").refused
+
+
 def test_quotes_are_verbatim_substrings_of_the_file(answerer: Answerer) -> None:
     answer = answerer.answer("По каким самолетам помогают 558-й и 407-й авиаремонтные заводы?")
     source = " ".join((SEEDS / f"{ULYANOVSK}.txt").read_text(encoding="utf-8").split())
@@ -179,6 +192,9 @@ def test_question_analysis() -> None:
     assert {"number", "duration"} <= sentence_evidence("Мы с ними работаем 18 лет уже.")
     assert "reason" in sentence_evidence("Все ради безопасности.")
     assert "person" in sentence_evidence("Об этом сообщил Владимир Кухарев.")
+    # a word that is first of all a common noun is a name only beside another name or an initial
+    assert "person" not in sentence_evidence("Игры в программу Олимпиад так и не вошли.")
+    assert "person" in sentence_evidence("Здесь учился Лев Толстой.")
     assert cyrillic_reading("Izhevsk") == "ижевск" and cyrillic_reading("Kukharev") == "кухарев"
     # a zero-width space inside a word is not a word break; a long question is cut at a word with a notice
     assert clean_question("Удмур\u200bтии?", 100) == ("Удмуртии?", None)
