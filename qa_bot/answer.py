@@ -436,6 +436,7 @@ class Answerer:
             of_other=float(found.of_other),
             event_missing=float(found.event_missing),
             focus_missing=float(found.focus_missing),
+            not_yet=float(found.not_yet),
         )
 
     @property

@@ -29,6 +29,7 @@ from .slots import (
     asked_named,
     asked_role,
     asked_slot,
+    event_tenses,
     fills,
     fills_role,
     gives_other,
@@ -82,6 +83,7 @@ class Extraction:
     of_other: bool = False  # the best sentence states the asked attribute of something else
     event_missing: bool = False  # a when/who/where question's event (its verb) is not in the answer's window
     focus_missing: bool = False  # the thing whose name is asked is not in the answer's window
+    not_yet: bool = False  # the question asks of a past event the answer tells only as still to come
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -300,6 +302,10 @@ def extract_answer(
     found.event_missing = kind in EVENT_KINDS and bool(events) and not any(
         same_event(e, t) for e in events for t in window if t[:2] == e[:2]
     )
+    # «Сколько уже поставлено?» is not answered by «… поставит 120 …»: what is planned has not happened
+    families = [lemma(w) for w in asked_events(question)]
+    if families and event_tenses(question, families) == {"past"}:
+        found.not_yet = event_tenses(" ".join(c.text for c in found.chosen), families) == {"futr"}
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)
     named_noun = asked_named(question)

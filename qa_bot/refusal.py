@@ -38,6 +38,7 @@ class Evidence:
     of_other: float = 0.0  # 1: the answer states the asked attribute of something else (a rule, not a feature)
     event_missing: float = 0.0  # 1: a when/who/where question's event (its verb) is not near the answer
     focus_missing: float = 0.0  # 1: the thing whose name is asked is not near the answer
+    not_yet: float = 0.0  # 1: a past event asked of, the answer tells it only as to come (a rule, not a feature)
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -59,8 +60,14 @@ class RefusalModel:
     def refused_by_rule(evidence: Evidence) -> bool:
         """Refusals that need no model: not one word of a Russian question in the answer; the question
         names what the answer's documents never mention, or asks an attribute the answer gives of something
-        else (the answer is about something else)."""
-        return bool(evidence.russian and evidence.coverage == 0) or evidence.names < 1 or bool(evidence.of_other)
+        else (the answer is about something else), or asks what has happened of what the answer says is still
+        to come."""
+        return (
+            bool(evidence.russian and evidence.coverage == 0)
+            or evidence.names < 1
+            or bool(evidence.of_other)
+            or bool(evidence.not_yet)
+        )
 
     def answers(self, evidence: Evidence) -> bool:
         return not self.refused_by_rule(evidence) and self.probability(evidence) >= self.threshold

@@ -187,6 +187,25 @@ def same_event(verb: str, term: str) -> bool:
     return common >= 4 and common >= 0.5 * min(len(verb), len(term))
 
 
+def event_tenses(text: str, families: list[str]) -> set[str]:
+    """Tenses («past», «pres», «futr») in which `text` tells of the events of `families` (lemmas): «поставит»
+    futr, «поставлено» and «было поставлено» past, «будет поставлено» futr; an infinitive only with «быть»."""
+    from .text import _morph, words
+
+    tokens = words(text)
+    out: set[str] = set()
+    for i, word in enumerate(tokens):
+        parse = _morph().parse(word)[0]
+        if parse.tag.POS not in _EVENT_POS or not any(same_event(f, parse.normal_form) for f in families):
+            continue
+        before = _morph().parse(tokens[i - 1])[0] if i else None
+        if before is not None and before.normal_form == "быть" and before.tag.tense:
+            out.add(str(before.tag.tense))  # «будет поставлено», «было открыто»
+        elif parse.tag.POS != "INFN":
+            out.add(str(parse.tag.tense or "past"))  # a participle without «быть» tells of what is done
+    return out
+
+
 def asked_named(question: str) -> str | None:
     """The noun whose name a question asks («Как называется столица края?» -> столица); None otherwise."""
     words = _words()

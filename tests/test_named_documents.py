@@ -130,3 +130,10 @@ def test_a_dateline_dates_the_report_not_the_facts_in_it(ports: Answerer) -> Non
     answer = ports.answer("Когда порт в Новороссийске закупил краны?")
     assert "5 марта" not in answer.answer, answer.answer
 
+
+
+def test_what_is_still_to_come_does_not_answer_what_has_happened(ports: Answerer) -> None:
+    planned = ports.answer("Когда откроют новый причал для лесовозов?")
+    assert not planned.refused and "мае" in planned.answer, planned.answer
+    done = ports.answer("Когда открыли новый причал для лесовозов?")
+    assert done.refused, done.answer  # the document says it will open in May, not that it has

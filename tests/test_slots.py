@@ -12,6 +12,7 @@ from qa_bot.slots import (
     asked_named,
     asked_role,
     asked_slot,
+    event_tenses,
     fills,
     fills_role,
     gives_other,
@@ -157,6 +158,14 @@ def test_the_event_a_question_asks_about() -> None:
     assert same_event("обсуждать", "обсудить") and same_event("открыть", "открытый")
     assert same_event("продвигать", "продвижение")
     assert not same_event("закрыть", "закупать") and not same_event("построить", "поставить")
+
+
+def test_the_tense_a_text_tells_an_event_in() -> None:
+    assert event_tenses("Сколько станков уже поставлено?", ["поставить"]) == {"past"}
+    assert event_tenses("Завод поставит 40 станков.", ["поставить"]) == {"futr"}
+    assert event_tenses("Будет поставлено 40 станков.", ["поставить"]) == {"futr"}
+    assert event_tenses("Завод поставляет станки.", ["поставить"]) == {"pres"}
+    assert event_tenses("Планируется поставить станки.", ["поставить"]) == set()  # an infinitive tells no tense
 
 
 def test_the_thing_a_name_question_asks_the_name_of() -> None:
