@@ -138,7 +138,7 @@ def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set
     grams = _name_grammemes(sentence, asked)
     if grams & {"Name", "Surn", "Patr"}:
         found.add("person")
-    if grams & {"Orgn", "Name", "Surn", "Patr", "Geox", "Title"}:
+    if grams & {"Orgn", "Name", "Surn", "Patr", "Geox", "Title", "Term"}:
         found.add("name")
         if grams & {"Orgn", "Title"}:
             found.add("person")  # «кого заинтересовала продукция?» — «руководство БелЖД»: bodies act too
@@ -162,7 +162,8 @@ _QUOTED = re.compile(r"[«\"„]([^«»\"“”„]{2,80})[»\"“”]")
 
 def _name_grammemes(sentence: str, asked: frozenset[str] = frozenset()) -> set[str]:
     """Name-like grammemes (pymorphy3: Name, Surn, Patr, Geox, Orgn) of the capitalised words the question
-    does not contain; "Orgn" also for an acronym, "Title" for a quoted name («Казань Арена»)."""
+    does not contain; "Orgn" also for an acronym, "Title" for a quoted name («Казань Арена»), "Term" for a quoted
+    lower-case one («русский хоккей»)."""
     from .text import _morph
 
     out: set[str] = set()
@@ -182,9 +183,10 @@ def _name_grammemes(sentence: str, asked: frozenset[str] = frozenset()) -> set[s
             out |= grams if i == 0 or paired else grams - {"Name", "Surn", "Patr"}
     if any(lemma(m.group()) not in asked for m in _ACRONYM.finditer(sentence)):
         out.add("Orgn")
-    for m in _QUOTED.finditer(sentence):  # a name is capitalised: «русским хоккеем» is a term, not a title
-        if m.group(1)[:1].isupper() and any(lemma(w) not in asked for w in words(m.group(1))):
-            out.add("Title")
+    for m in _QUOTED.finditer(sentence):
+        if any(lemma(w) not in asked for w in words(m.group(1))):
+            # a capitalised one may be a body that acts («Казань Арена»); «русским хоккеем» is a term: a name only
+            out.add("Title" if m.group(1)[:1].isupper() else "Term")
     return out
 
 

@@ -195,6 +195,9 @@ def test_question_analysis() -> None:
     # a word that is first of all a common noun is a name only beside another name or an initial
     assert "person" not in sentence_evidence("Игры в программу Олимпиад так и не вошли.")
     assert "person" in sentence_evidence("Здесь учился Лев Толстой.")
+    # a quoted term is a name (for «как называют …»), not someone who acts; a quoted capitalised name may be
+    assert sentence_evidence("Его часто называют «малым футболом».") == {"name"}
+    assert {"name", "person"} <= sentence_evidence("Заказ выполнил завод «Северный край».")
     assert cyrillic_reading("Izhevsk") == "ижевск" and cyrillic_reading("Kukharev") == "кухарев"
     # a zero-width space inside a word is not a word break; a long question is cut at a word with a notice
     assert clean_question("Удмур\u200bтии?", 100) == ("Удмуртии?", None)
