@@ -50,6 +50,20 @@ def test_malformed_gold_lines_are_named(tmp_path: Path, line: str, message: str)
         load_gold(path)
 
 
+def test_a_short_gold_line_takes_defaults_and_file_names_as_sources(tmp_path: Path) -> None:
+    path = tmp_path / "gold.jsonl"
+    lines = [
+        '{"question": "Сколько рыбы в озере?", "answerable": false}',
+        '{"question": "Какова глубина озера?", "answerable": true, "sources": ["docs/lake.txt"], "key_facts": ["12"]}',
+        '{"question": "Где озеро?", "answerable": true, "sources": ["v1.2"], "key_facts": ["там"]}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    absent, depth, dotted = load_gold(path)
+    assert (absent.id, absent.sources, absent.key_facts, absent.answer) == ("line1", (), (), "")
+    assert depth.id == "line2" and depth.sources == ("lake",)  # the index names a document by its file's stem
+    assert dotted.sources == ("v1.2",)  # not a document extension: kept
+
+
 def test_metric_definitions() -> None:
     assert m.has_key_fact("Товарооборот вырос на 65 % [1].", ["65"])
     assert m.has_key_fact("Завод КАЛАШНИКОВА [2]", ["калашников"])

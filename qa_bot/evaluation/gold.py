@@ -1,4 +1,8 @@
-"""Read and check the gold file: one JSON object a line, with line numbers in every error."""
+"""Read and check the gold file: one JSON object a line, with line numbers in every error.
+
+Required: "question" and "answerable"; an answerable item also needs "sources" (document ids: file names
+without their folder, the extension optional) and "key_facts". "id" defaults to the line number, "answer"
+to empty, "sources" and "key_facts" of an unanswerable item to none."""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import GoldFileError
+from ..ingest import SUPPORTED_SUFFIXES
 
 SPLITS = {"", "dev", "test"}
-REQUIRED = {"id": str, "question": str, "answerable": bool, "sources": list, "key_facts": list, "answer": str}
+REQUIRED = {"question": str, "answerable": bool}
+OPTIONAL = {"id": str, "sources": list, "key_facts": list, "answer": str}
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def load_gold(path: Path) -> list[GoldItem]:
         for key, kind in REQUIRED.items():
             if key not in row:
                 raise GoldFileError(f"{where}: missing key {key!r}.")
+        row = {"id": f"line{number}", "sources": [], "key_facts": [], "answer": ""} | row
+        for key, kind in (REQUIRED | OPTIONAL).items():
             if not isinstance(row[key], kind):
                 raise GoldFileError(f"{where}: {key!r} must be a {kind.__name__}, got {type(row[key]).__name__}.")
         for key in ("sources", "key_facts", "history"):
@@ -65,13 +73,13 @@ def load_gold(path: Path) -> list[GoldItem]:
         seen.add(row["id"])
         if row.get("split", "") not in SPLITS:
             raise GoldFileError(f"{where}: 'split' must be one of {', '.join(sorted(SPLITS - {''}))}.")
-        known = set(REQUIRED) | {"history", "type", "split"}
+        known = set(REQUIRED) | set(OPTIONAL) | {"history", "type", "split"}
         items.append(
             GoldItem(
                 id=row["id"],
                 question=row["question"],
                 answerable=row["answerable"],
-                sources=tuple(row["sources"]),
+                sources=tuple(_doc_id(s) for s in row["sources"]),
                 key_facts=tuple(row["key_facts"]),
                 answer=row["answer"],
                 history=tuple(row.get("history", [])),
@@ -83,6 +91,13 @@ def load_gold(path: Path) -> list[GoldItem]:
     if not items:
         raise GoldFileError(f"The gold file {path} has no items.")
     return items
+
+
+def _doc_id(source: str) -> str:
+    """«lake.txt» and «docs/lake.txt» name the document «lake», as the index does (its file name's stem)."""
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = name.rpartition(".")
+    return stem if dot and f".{suffix.lower()}" in SUPPORTED_SUFFIXES else name
 
 
 def select_split(items: list[GoldItem], split: str) -> list[GoldItem]:
