@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DocumentsError
-from .ingest import SUPPORTED_SUFFIXES, Document, read_document
+from .ingest import SUPPORTED_SUFFIXES, Document, folder_files, read_document
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,10 @@ def check_new_source(path: Path) -> None:
 
 
 def source_files(source: Path) -> list[Path]:
-    """The supported files of a source: the file itself, or the folder's files (not recursive)."""
+    """The supported files of a source: the file itself, or the files of the folder and its subfolders."""
     if source.is_file():
         return [source]
-    return [
-        p for p in source.iterdir()
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-    ]  # fmt: skip
+    return folder_files(source)
 
 
 @dataclass

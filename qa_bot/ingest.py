@@ -350,7 +350,8 @@ def read_document(path: Path) -> tuple[Document, str | None]:
 
 
 def document_paths(folders: Iterable[Path]) -> list[Path]:
-    """Supported files in the folders (not recursive), sorted; raises if a folder is missing."""
+    """Supported files in the folders and their subfolders (hidden ones left out), sorted; raises if a folder
+    is missing."""
     paths: list[Path] = []
     for folder in folders:
         if not folder.is_dir():
@@ -358,11 +359,17 @@ def document_paths(folders: Iterable[Path]) -> list[Path]:
                 f"Documents folder {folder} does not exist.",
                 "Create it and put .txt/.md files in it, or point DOCS_DIR (or --docs) elsewhere.",
             )
-        paths += [
-            p for p in folder.iterdir()
-            if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-        ]  # fmt: skip
+        paths += folder_files(folder)
     return sorted(paths, key=lambda p: (p.stem, str(p)))
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The supported files of a folder and its subfolders; hidden files and folders («.git») left out."""
+    return [
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]  # fmt: skip
 
 
 def ingest(folders: Iterable[Path], unchanged: Callable[[Path], bool] | None = None) -> IngestReport:

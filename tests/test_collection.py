@@ -63,6 +63,18 @@ def test_a_single_file_is_a_source(docs: Path, settings_factory, embedder: Embed
         update_index(settings, embedder, [docs / "nothing.md"])
 
 
+def test_a_folders_subfolders_are_read_and_hidden_ones_left_out(
+    more: Path, settings_factory, embedder: Embedder
+) -> None:
+    nested = more / "2021" / "oct"
+    nested.mkdir(parents=True)
+    shutil.move(str(more / f"{EDU}.txt"), nested / f"{EDU}.txt")
+    (more / ".git").mkdir()
+    (more / ".git" / "notes.txt").write_text("Служебный файл.", encoding="utf-8")
+    index, report = update_index(settings_factory(), embedder, [more])
+    assert report.added == [AGRO, EDU] and set(index.documents) == {AGRO, EDU}
+
+
 def test_a_vanished_source_is_reported_and_its_documents_kept(
     docs: Path, more: Path, settings_factory, embedder: Embedder
 ) -> None:
