@@ -437,6 +437,7 @@ class Answerer:
             event_missing=float(found.event_missing),
             focus_missing=float(found.focus_missing),
             not_yet=float(found.not_yet),
+            not_most=float(found.not_most),
         )
 
     @property

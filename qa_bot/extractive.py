@@ -29,11 +29,13 @@ from .slots import (
     asked_named,
     asked_role,
     asked_slot,
+    asks_most,
     event_tenses,
     fills,
     fills_role,
     gives_other,
     same_event,
+    says_most,
 )
 from .text import lemma, lemmas, words
 
@@ -84,6 +86,7 @@ class Extraction:
     event_missing: bool = False  # a when/who/where question's event (its verb) is not in the answer's window
     focus_missing: bool = False  # the thing whose name is asked is not in the answer's window
     not_yet: bool = False  # the question asks of a past event the answer tells only as still to come
+    not_most: bool = False  # the question asks which is the most, the answer says of nothing that it is
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -306,6 +309,8 @@ def extract_answer(
     families = [lemma(w) for w in asked_events(question)]
     if families and event_tenses(question, families) == {"past"}:
         found.not_yet = event_tenses(" ".join(c.text for c in found.chosen), families) == {"futr"}
+    # «Какая гора самая высокая?» is not answered by a sentence on a high mountain
+    found.not_most = asks_most(question) and not any(says_most(c.text) for c in found.chosen)
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)
     named_noun = asked_named(question)

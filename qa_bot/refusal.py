@@ -39,6 +39,7 @@ class Evidence:
     event_missing: float = 0.0  # 1: a when/who/where question's event (its verb) is not near the answer
     focus_missing: float = 0.0  # 1: the thing whose name is asked is not near the answer
     not_yet: float = 0.0  # 1: a past event asked of, the answer tells it only as to come (a rule, not a feature)
+    not_most: float = 0.0  # 1: the question asks which is the most, the answer has no superlative (a rule)
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -61,12 +62,13 @@ class RefusalModel:
         """Refusals that need no model: not one word of a Russian question in the answer; the question
         names what the answer's documents never mention, or asks an attribute the answer gives of something
         else (the answer is about something else), or asks what has happened of what the answer says is still
-        to come."""
+        to come, or asks which is the most and the answer says of nothing that it is."""
         return (
             bool(evidence.russian and evidence.coverage == 0)
             or evidence.names < 1
             or bool(evidence.of_other)
             or bool(evidence.not_yet)
+            or bool(evidence.not_most)
         )
 
     def answers(self, evidence: Evidence) -> bool:

@@ -9,6 +9,7 @@ anything, «человек» counts any animate noun. The word lists are general
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -54,6 +55,7 @@ class _Words:
     ordinal_qualifiers: frozenset[str]
     light_verbs: frozenset[str]
     naming: frozenset[str]
+    superlative: frozenset[str]
     measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
     measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
     unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
@@ -69,7 +71,7 @@ def _words() -> _Words:
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
         sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"], sets["ordinal_qualifiers"],
-        sets["light_verbs"], sets["naming_words"],
+        sets["light_verbs"], sets["naming_words"], sets["superlative_words"],
         {fold(n): m for m, d in measures.items() for n in d["nouns"]},
         {m: frozenset(d["units"]) for m, d in measures.items()},
         frozenset(u for d in measures.values() for u in d["units"]),
@@ -220,6 +222,38 @@ def asked_named(question: str) -> str | None:
                 break
         return None
     return None
+
+
+def asks_most(question: str) -> bool:
+    """A which- or naming question after the most of something: a superlative beside the asked noun, before
+    it («Какая самая высокая гора …?», «Как называется крупнейший остров …?») or right after it («Какая
+    гора самая высокая?»). A superlative elsewhere describes what the question is about («Какую долю
+    воды хранит самое глубокое озеро?») and asks nothing."""
+    words = _words()
+    tokens = _tokens(question)
+    for i, t in enumerate(tokens):
+        if not t.lemmas & (words.which | words.naming):
+            continue
+        for j in range(i + 1, min(len(tokens), i + 1 + WINDOW)):
+            if tokens[j].pos == "NOUN":
+                after = list(itertools.takewhile(lambda u: u.pos == "ADJF", tokens[j + 1 : j + 3]))
+                return any(_superlative(u.text) for u in tokens[i + 1 : j] + after)
+            if tokens[j].pos not in _SKIP_POS:
+                return False
+        return False
+    return False
+
+
+def says_most(text: str) -> bool:
+    """The text has a superlative («крупнейший», «самый большой», «наиболее известный»)."""
+    return any(_superlative(t.text) for t in _tokens(text) if t.pos in ("ADJF", "ADVB", "ADJS"))
+
+
+def _superlative(word: str) -> bool:
+    from .text import _morph
+
+    parse = _morph().parse(word)[0]
+    return "Supr" in parse.tag or lemma(word) in _words().superlative
 
 
 @dataclass(frozen=True)

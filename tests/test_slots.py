@@ -12,11 +12,13 @@ from qa_bot.slots import (
     asked_named,
     asked_role,
     asked_slot,
+    asks_most,
     event_tenses,
     fills,
     fills_role,
     gives_other,
     same_event,
+    says_most,
 )
 
 
@@ -166,6 +168,18 @@ def test_the_tense_a_text_tells_an_event_in() -> None:
     assert event_tenses("Будет поставлено 40 станков.", ["поставить"]) == {"futr"}
     assert event_tenses("Завод поставляет станки.", ["поставить"]) == {"pres"}
     assert event_tenses("Планируется поставить станки.", ["поставить"]) == set()  # an infinitive tells no tense
+
+
+def test_a_question_after_the_most_of_something_wants_a_superlative_in_the_answer() -> None:
+    assert asks_most("Какая самая высокая гора края?") and asks_most("Какая гора самая высокая?")
+    assert asks_most("Как называется крупнейший остров озера?") and asks_most("Какой наиболее древний город?")
+    # a superlative describing what the question is about, or in its predicate, asks nothing
+    assert not asks_most("Какую долю воды хранит самое глубокое озеро?")
+    assert not asks_most("Какая продукция пользуется наибольшим спросом?")
+    assert not asks_most("Какая гора стоит над городом?")
+    assert says_most("Крупнейший остров — Валаам.") and says_most("Это самый большой остров.")
+    assert says_most("Здесь наиболее древние постройки.")
+    assert not says_most("Город стоит на высоком берегу, на горах.")
 
 
 def test_the_thing_a_name_question_asks_the_name_of() -> None:
