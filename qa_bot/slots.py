@@ -415,7 +415,7 @@ def fills(slot: Slot, sentence: str) -> bool:
         elif (
             related(unit.lemma, slot.noun)
             or unit.lemma in words.generic
-            or (slot.animate and (unit.lemma in words.people or (unit.animate and not slot.bare)))
+            or (slot.animate and unit.lemma in words.people)
             or _near(tokens, i, slot.noun)
         ):
             return True

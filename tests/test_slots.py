@@ -61,6 +61,9 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     assert not fills(people, "Программа продлена до 2030 года и охватывает город.")  # years, not people
     assert fills(people, "В городе живут около 650 тыс. человек.")  # «человек» counts any animate noun
     assert not fills(people, "Завод выпустил 40 тыс. станков.")
+    # another kind of people is not what was asked: «12 учеников» does not count children
+    assert not fills(asked_slot("Сколько детей было у учёного?"), "Его отобрали в числе 12 лучших учеников.")
+    assert fills(asked_slot("Сколько детей было у учёного?"), "У него было 6 детей.")
     wagons = Slot("count", "вагон", False)
     assert fills(wagons, "Около 3 тыс. единиц нуждаются в замене.")  # a generic counter
     assert fills(wagons, "Отправлено 120 новых вагонов.")
