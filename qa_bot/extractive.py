@@ -34,6 +34,7 @@ from .slots import (
     fills,
     fills_role,
     gives_other,
+    names_as,
     same_event,
     says_most,
 )
@@ -208,6 +209,11 @@ def extract_answer(
         for c in candidates:
             if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
                 c.evidence.discard("person")
+    named = asked_named(question) if kind == "name" else None
+    if named is not None:  # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …» names it
+        for c in candidates:
+            if "name" not in c.evidence and names_as(named, c.text):
+                c.evidence.add("name")
     attribute = asked_attribute(question)
     if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
         for c in candidates:

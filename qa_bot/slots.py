@@ -256,6 +256,35 @@ def _superlative(word: str) -> bool:
     return "Supr" in parse.tag or lemma(word) in _words().superlative
 
 
+_WORD = re.compile(r"[А-Яа-яЁёA-Za-z]+(?:-[А-Яа-яЁёA-Za-z]+)*")
+_APPOSITION = re.compile(r"^\s*(?:,|—|–|-)\s*$")  # «диоксида титана, белого пигмента», «Пигмент — диоксид титана»
+
+
+def names_as(noun: str, sentence: str) -> bool:
+    """The sentence gives something as a `noun` (what a naming question asks the name of), even in common
+    words: in apposition, before or after the noun and its adjectives («… диоксида титана, белого пигмента
+    для красок», «Пигмент — диоксид титана»), or with a naming word («пигмент, называемый …»)."""
+    from .extractive import related
+    from .text import _morph
+
+    words = list(_WORD.finditer(sentence))
+    for k, m in enumerate(words):
+        if not related(lemma(m.group()), noun):
+            continue
+        if any(lemma(w.group()) in _words().naming for w in words):
+            return True
+        first = k
+        while first > 0 and not sentence[words[first - 1].end() : words[first].start()].strip() and (
+            _morph().parse(words[first - 1].group())[0].tag.POS in ("ADJF", "PRTF")
+        ):
+            first -= 1  # «белого пигмента»: the adjectives belong to the noun
+        if first > 0 and _APPOSITION.match(sentence[words[first - 1].end() : words[first].start()]):
+            return True
+        if k + 1 < len(words) and _APPOSITION.match(sentence[m.end() : words[k + 1].start()]):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Attribute:
     """What a which-question asks of what: «Какова температура плавления сплава?» -> температура of

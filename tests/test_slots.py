@@ -17,6 +17,7 @@ from qa_bot.slots import (
     fills,
     fills_role,
     gives_other,
+    names_as,
     same_event,
     says_most,
 )
@@ -183,6 +184,14 @@ def test_a_question_after_the_most_of_something_wants_a_superlative_in_the_answe
     assert says_most("Крупнейший остров — Валаам.") and says_most("Это самый большой остров.")
     assert says_most("Здесь наиболее древние постройки.")
     assert not says_most("Город стоит на высоком берегу, на горах.")
+
+
+def test_a_sentence_names_the_asked_thing_in_common_words_by_apposition_or_a_naming_word() -> None:
+    assert names_as("пигмент", "Руда идёт на производство диоксида титана, белого пигмента для красок.")
+    assert names_as("пигмент", "Самый распространённый пигмент — диоксид титана.")
+    assert names_as("пигмент", "Этот пигмент называют титановыми белилами.")
+    assert not names_as("пигмент", "Белый пигмент добавляют в краски и бумагу.")  # no name given
+    assert not names_as("пигмент", "Руда идёт на производство красок, бумаги и пластмасс.")  # no pigment
 
 
 def test_the_thing_a_name_question_asks_the_name_of() -> None:
