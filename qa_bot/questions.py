@@ -123,13 +123,13 @@ def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set
     tokens = words(sentence)
     lems = [lemma(w) for w in tokens]
     new = [w not in asked and not _asked(lm, asked) for w, lm in zip(tokens, lems, strict=True)]
-    if any(w.isdigit() or lm in types.number_lemmas for w, lm, n in zip(tokens, lems, new, strict=True) if n):
+    if any(_is_number(w, lm) for w, lm, n in zip(tokens, lems, new, strict=True) if n):
         found.add("number")
     years = {m.group() for m in re.finditer(r"(?<!\d)(?:1[89]|20)\d\d(?!\d)", sentence)} - asked
     if years or any(lm in types.month_lemmas for lm, n in zip(lems, new, strict=True) if n):
         found.add("date")
     for i, lm in enumerate(lems):
-        if lm in types.time_units and i > 0 and new[i - 1] and (tokens[i - 1].isdigit() or lems[i - 1] in types.number_lemmas):
+        if lm in types.time_units and i > 0 and new[i - 1] and _is_number(tokens[i - 1], lems[i - 1]):
             found.add("duration")
             if lm == "год" or lm == "лет":
                 found.add("date")
@@ -145,6 +145,19 @@ def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set
     if "Geox" in grams:
         found.add("place")
     return found
+
+
+def _is_number(word: str, lem: str) -> bool:
+    """Digits, a numeral pymorphy3 knows as one («шестьдесят», «двое»), or a number noun of answer_types.json
+    («тысяча», «полмиллиарда»)."""
+    return word.isdigit() or lem in answer_types().number_lemmas or _numeral(word)
+
+
+@lru_cache(maxsize=100_000)
+def _numeral(word: str) -> bool:
+    from .text import _morph
+
+    return bool(re.match("[а-яё]", word)) and _morph().parse(word)[0].tag.POS == "NUMR"
 
 
 def _asked(lem: str, asked: frozenset[str]) -> bool:

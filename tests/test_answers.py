@@ -192,6 +192,10 @@ def test_question_analysis() -> None:
     assert not leans_on_history("Кто председатель Минского горисполкома?")
     assert {"number", "duration"} <= sentence_evidence("Мы с ними работаем 18 лет уже.")
     assert "reason" in sentence_evidence("Все ради безопасности.")
+    # a numeral in words is a number, whether pymorphy3 tags it one or it is a number noun
+    assert "number" in sentence_evidence("В зале сидели шестьдесят зрителей.")
+    assert "number" in sentence_evidence("Торговлю нарастят до полумиллиарда рублей.")
+    assert "number" not in sentence_evidence("В зале сидели зрители.")
     assert "person" in sentence_evidence("Об этом сообщил Владимир Кухарев.")
     # a word that is first of all a common noun is a name only beside another name or an initial
     assert "person" not in sentence_evidence("Игры в программу Олимпиад так и не вошли.")
