@@ -446,8 +446,27 @@ def fills(slot: Slot, sentence: str) -> bool:
             or unit.lemma in words.generic
             or (slot.animate and unit.lemma in words.people)
             or _near(tokens, i, slot.noun)
+            or _measured(tokens, i, slot.noun)
         ):
             return True
+    return False
+
+
+def _measured(tokens: list[_Token], i: int, noun: str) -> bool:
+    """The number at `i` measures the asked noun in a unit: «15 тыс. кВт·ч электроэнергии», «3 т воды» (the
+    unit's genitive complement). Not after a unit of time: «в 2025 году автобусы …» dates, it does not count."""
+    from .extractive import related
+    from .questions import answer_types
+
+    words = _words()
+    j = next((k for k in range(i + 1, min(len(tokens), i + 1 + WINDOW)) if not tokens[k].number), None)
+    if j is None or tokens[j].lemma in answer_types().time_units or not (tokens[j].pos == "NOUN" or tokens[j].text in words.unit_signs):
+        return False
+    for t in tokens[j + 1 : j + 4]:
+        if t.pos == "NOUN" and related(t.lemma, noun):
+            return True
+        if not (t.text in words.unit_signs or t.pos == "ADJF" or (t.pos == "NOUN" and len(t.text) <= 3)):
+            return False  # «кВт·ч»: a unit written in parts
     return False
 
 

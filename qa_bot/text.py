@@ -136,7 +136,10 @@ def sentences(text: str) -> list[Span]:
             if pending is not None:  # the previous "sentence" ended inside quotes: "ЭКСПО. Россия"
                 span = Span(pending.start, span.end, text[pending.start : span.end])
             pending = span if _open_quote(span.text) else None
-            if pending is None:
+            if pending is None and span.text[:1].islower() and spans and spans[-1].start >= base:
+                # «… около 15 тыс. кВт·ч …»: a sentence does not open in lower case; razdel cut after an abbreviation
+                spans[-1] = Span(spans[-1].start, span.end, text[spans[-1].start : span.end])
+            elif pending is None:
                 spans.append(span)
         if pending is not None:
             spans.append(pending)

@@ -43,3 +43,8 @@ def test_a_sentence_longer_than_a_chunk_is_cut_at_words() -> None:
     assert all(len(c.text) <= 200 for c in chunks)
     assert all(not c.text.startswith("лово") for c in chunks)  # never inside a word
     assert "Конец." in chunks[-1].text
+
+
+def test_a_sentence_goes_on_after_an_abbreviation_followed_by_lower_case() -> None:
+    text = "На тонну уходит около 15 тыс. кВт·ч энергии. Поэтому заводы строят у ГЭС."
+    assert [s.text for s in sentences(text)] == ["На тонну уходит около 15 тыс. кВт·ч энергии.", "Поэтому заводы строят у ГЭС."]

@@ -65,6 +65,9 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     # another kind of people is not what was asked: «12 учеников» does not count children
     assert not fills(asked_slot("Сколько детей было у учёного?"), "Его отобрали в числе 12 лучших учеников.")
     assert fills(asked_slot("Сколько детей было у учёного?"), "У него было 6 детей.")
+    # a number in a unit measures the unit's complement; a year does not count what follows it
+    power = asked_slot("Сколько электроэнергии нужно заводу?")
+    assert fills(power, "На тонну уходит 15 тыс. кВт·ч электроэнергии.") and not fills(power, "В 2025 году электроэнергия подорожала.")
     wagons = Slot("count", "вагон", False)
     assert fills(wagons, "Около 3 тыс. единиц нуждаются в замене.")  # a generic counter
     assert fills(wagons, "Отправлено 120 новых вагонов.")
