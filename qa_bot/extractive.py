@@ -209,10 +209,11 @@ def extract_answer(
         for c in candidates:
             if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
                 c.evidence.discard("person")
-    named = asked_named(question) if kind == "name" else None
-    if named is not None:  # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …» names it
+    named_noun = asked_named(question)
+    if kind == "name" and named_noun is not None:
+        # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …» names it
         for c in candidates:
-            if "name" not in c.evidence and names_as(named, c.text):
+            if "name" not in c.evidence and names_as(named_noun, c.text):
                 c.evidence.add("name")
     attribute = asked_attribute(question)
     if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
@@ -319,7 +320,6 @@ def extract_answer(
     found.not_most = asks_most(question) and not any(says_most(c.text) for c in found.chosen)
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)
-    named_noun = asked_named(question)
     found.focus_missing = named_noun is not None and named_noun not in offices and not _has(window, named_noun)
     return found
 

@@ -268,11 +268,11 @@ def names_as(noun: str, sentence: str) -> bool:
     from .text import _morph
 
     words = list(_WORD.finditer(sentence))
-    for k, m in enumerate(words):
-        if not related(lemma(m.group()), noun):
-            continue
-        if any(lemma(w.group()) in _words().naming for w in words):
-            return True
+    mentions = [k for k, m in enumerate(words) if related(lemma(m.group()), noun)]
+    if mentions and any(lemma(w.group()) in _words().naming for w in words):
+        return True
+    for k in mentions:
+        m = words[k]
         first = k
         while first > 0 and not sentence[words[first - 1].end() : words[first].start()].strip() and (
             _morph().parse(words[first - 1].group())[0].tag.POS in ("ADJF", "PRTF")
@@ -396,18 +396,25 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
 
 def _unit(tokens: list[_Token], i: int) -> _Token | None:
     """The counted noun (or unit sign) of the number at `i`: the first noun after it, multipliers skipped."""
+    at = _unit_at(tokens, i)
+    return None if at is None else tokens[at]
+
+
+def _unit_at(tokens: list[_Token], i: int) -> int | None:
+    """The position of `_unit`."""
     words = _words()
-    for t in tokens[i + 1 : i + 1 + WINDOW]:
+    for k in range(i + 1, min(len(tokens), i + 1 + WINDOW)):
+        t = tokens[k]
         if t.number:
             continue
         if t.lemmas & words.share_units:  # «100-процентный»
-            return t
+            return k
         if t.text in words.unit_signs:  # «6 т», «58 г», «°»: abbreviations pymorphy3 reads as other words
-            return t
+            return k
         if t.pos is None:  # %, $, €, ₽
-            return t if t.text in "%$€₽" else None
+            return k if t.text in "%$€₽" else None
         if t.pos == "NOUN":
-            return t
+            return k
         if t.pos not in _SKIP_POS:
             return None
     return None
@@ -458,14 +465,14 @@ def _measured(tokens: list[_Token], i: int, noun: str) -> bool:
     from .extractive import related
     from .questions import answer_types
 
-    words = _words()
-    j = next((k for k in range(i + 1, min(len(tokens), i + 1 + WINDOW)) if not tokens[k].number), None)
-    if j is None or tokens[j].lemma in answer_types().time_units or not (tokens[j].pos == "NOUN" or tokens[j].text in words.unit_signs):
+    j = _unit_at(tokens, i)
+    if j is None or tokens[j].lemma in answer_types().time_units:
         return False
+    signs = _words().unit_signs
     for t in tokens[j + 1 : j + 4]:
         if t.pos == "NOUN" and related(t.lemma, noun):
             return True
-        if not (t.text in words.unit_signs or t.pos == "ADJF" or (t.pos == "NOUN" and len(t.text) <= 3)):
+        if not (t.text in signs or t.pos == "ADJF" or (t.pos == "NOUN" and len(t.text) <= 3)):
             return False  # «кВт·ч»: a unit written in parts
     return False
 
