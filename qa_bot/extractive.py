@@ -35,6 +35,7 @@ from .slots import (
     fills_role,
     gives_other,
     names_as,
+    names_instance,
     same_event,
     says_most,
 )
@@ -63,6 +64,7 @@ class Candidate:
     evidence: set[str]
     sim: float = 0.0
     of_other: bool = False  # states the asked attribute of something the question does not name
+    names_focus: bool = False  # names, in quotes, one of what a which-question asks about
 
     @property
     def position(self) -> tuple[str, int]:
@@ -153,6 +155,8 @@ class SentenceScorer:
         value = c.weight * (self.lexical(c, covered) + SIM_WEIGHT * sim)
         if self.kind:
             value = value + TYPE_BONUS if self.kind in c.evidence else value * TYPE_MISSING
+        elif c.names_focus:
+            value += TYPE_BONUS  # «На какой выставке …?»: the sentence that gives the exhibition's name
         return value
 
 
@@ -215,6 +219,10 @@ def extract_answer(
         for c in candidates:
             if "name" not in c.evidence and names_as(named_noun, c.text):
                 c.evidence.add("name")
+    focus = asked_focus(question) if kind is None else None
+    if focus:
+        for c in candidates:
+            c.names_focus = names_instance(focus, c.text)
     attribute = asked_attribute(question)
     if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
         for c in candidates:

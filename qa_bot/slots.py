@@ -257,6 +257,7 @@ def _superlative(word: str) -> bool:
 
 
 _WORD = re.compile(r"[А-Яа-яЁёA-Za-z]+(?:-[А-Яа-яЁёA-Za-z]+)*")
+_NAME_AFTER = re.compile(r"\s*[«\"„“]\s*\w")  # a quoted name right after the word
 _APPOSITION = re.compile(r"^\s*(?:,|—|–|-)\s*$")  # «диоксида титана, белого пигмента», «Пигмент — диоксид титана»
 
 
@@ -281,6 +282,17 @@ def names_as(noun: str, sentence: str) -> bool:
         if first > 0 and _APPOSITION.match(sentence[words[first - 1].end() : words[first].start()]):
             return True
         if k + 1 < len(words) and _APPOSITION.match(sentence[m.end() : words[k + 1].start()]):
+            return True
+    return False
+
+
+def names_instance(noun: str, sentence: str) -> bool:
+    """The sentence names one `noun` (what a which-question asks about) by its proper name, in quotes right
+    after the noun and its adjectives: «… на выставке "Экспо-2025"», «компания «Росток»»."""
+    from .extractive import related
+
+    for m in _WORD.finditer(sentence):
+        if related(lemma(m.group()), noun) and _NAME_AFTER.match(sentence, m.end()):
             return True
     return False
 

@@ -66,6 +66,23 @@ def test_reader_questions_answered_with_the_sentence_that_holds_the_answer(
     assert answer.citations[0].doc_id == doc_id
 
 
+def test_a_which_question_is_answered_by_the_sentence_that_names_one_in_quotes(tmp_path: Path, e5: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "expo.txt").write_text(
+        "Уральские заводы расширяют экспорт станков.\n\n"
+        "Уральский станкозавод представил на выставке новый токарный станок с числовым управлением. "
+        "Станок уже заказали три предприятия из Казахстана.\n\n"
+        "Предприятия области были представлены на международной выставке «Металлообработка-2026». "
+        "Там подписали десять контрактов.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    index, _ = update_index(settings, e5, [docs])
+    answer = Answerer(Retriever(index, e5), None, settings).answer("На какой выставке были представлены уральские предприятия?")
+    assert not answer.refused and "Металлообработка-2026" in answer.answer, answer.answer
+
+
 def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
     answer = answerer.answer("Почему в Ижевске не работает мобильный интернет?")
     assert "безопасности" in answer.answer, answer.answer

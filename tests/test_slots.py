@@ -18,6 +18,7 @@ from qa_bot.slots import (
     fills_role,
     gives_other,
     names_as,
+    names_instance,
     same_event,
     says_most,
 )
@@ -195,6 +196,14 @@ def test_a_sentence_names_the_asked_thing_in_common_words_by_apposition_or_a_nam
     assert names_as("пигмент", "Этот пигмент называют титановыми белилами.")
     assert not names_as("пигмент", "Белый пигмент добавляют в краски и бумагу.")  # no name given
     assert not names_as("пигмент", "Руда идёт на производство красок, бумаги и пластмасс.")  # no pigment
+
+
+def test_a_sentence_names_one_of_what_a_which_question_asks_about_in_quotes() -> None:
+    assert names_instance("выставка", 'Заводы показали на выставке "Экспо-Урал" новые станки.')
+    assert names_instance("компания", "Договор подписан с компанией «Росток».")
+    assert names_instance("завод", "Станки закупил Северный завод «Вектор».")  # adjectives before the noun
+    assert not names_instance("выставка", "На выставке показали новые станки.")  # no name given
+    assert not names_instance("выставка", 'Компания "Росток" показала новые станки.')  # a name, not of an exhibition
 
 
 def test_the_thing_a_name_question_asks_the_name_of() -> None:
