@@ -36,6 +36,7 @@ from .slots import (
     gives_other,
     names_as,
     names_instance,
+    other_time,
     same_event,
     says_most,
 )
@@ -90,6 +91,7 @@ class Extraction:
     focus_missing: bool = False  # the thing whose name is asked is not in the answer's window
     not_yet: bool = False  # the question asks of a past event the answer tells only as still to come
     not_most: bool = False  # the question asks which is the most, the answer says of nothing that it is
+    other_time: bool = False  # the question names a month or year, the answer another one and not it
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -326,6 +328,11 @@ def extract_answer(
         found.not_yet = event_tenses(" ".join(c.text for c in found.chosen), families) == {"futr"}
     # «Какая гора самая высокая?» is not answered by a sentence on a high mountain
     found.not_most = asks_most(question) and not any(says_most(c.text) for c in found.chosen)
+    # «… в апреле?» is not answered by «… января …, июля …» (read in the best sentence's document: a sentence
+    # of another document that only shares the year tells of something else)
+    own = [c for c in found.chosen if c.hit.chunk.doc_id == best.hit.chunk.doc_id]
+    near = [n for c in own for n in (_sentence_at(c, candidates, -1), c, _sentence_at(c, candidates, 1)) if n]
+    found.other_time = other_time(question, " ".join(c.text for c in own), " ".join(n.text for n in near))
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)
     found.focus_missing = named_noun is not None and named_noun not in offices and not _has(window, named_noun)

@@ -40,6 +40,7 @@ class Evidence:
     focus_missing: float = 0.0  # 1: the thing whose name is asked is not near the answer
     not_yet: float = 0.0  # 1: a past event asked of, the answer tells it only as to come (a rule, not a feature)
     not_most: float = 0.0  # 1: the question asks which is the most, the answer has no superlative (a rule)
+    other_time: float = 0.0  # 1: the question names a month or year, the answer only others (a rule)
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -62,13 +63,15 @@ class RefusalModel:
         """Refusals that need no model: not one word of a Russian question in the answer; the question
         names what the answer's documents never mention, or asks an attribute the answer gives of something
         else (the answer is about something else), or asks what has happened of what the answer says is still
-        to come, or asks which is the most and the answer says of nothing that it is."""
+        to come, or asks which is the most and the answer says of nothing that it is, or asks of a month or
+        year and the answer tells of others."""
         return (
             bool(evidence.russian and evidence.coverage == 0)
             or evidence.names < 1
             or bool(evidence.of_other)
             or bool(evidence.not_yet)
             or bool(evidence.not_most)
+            or bool(evidence.other_time)
         )
 
     def answers(self, evidence: Evidence) -> bool:

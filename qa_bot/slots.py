@@ -256,6 +256,29 @@ def _superlative(word: str) -> bool:
     return "Supr" in parse.tag or lemma(word) in _words().superlative
 
 
+_YEAR = re.compile(r"(?<![\d,.])(1\d{3}|20\d{2})(?:\s*[–—-]\s*\d{2,4})?\s*(?:год|гг?\.)", re.IGNORECASE)
+
+
+def time_points(text: str) -> frozenset[tuple[str, str]]:
+    """The months and years a text names: («month», «апрель»), («year», «2019») — a year only as one
+    («в 2019 году», «1985 г.»), not any four digits («1642 м»)."""
+    from .questions import answer_types
+
+    months = answer_types().month_lemmas
+    found = {("month", lemma(m.group())) for m in _WORD.finditer(text) if lemma(m.group()) in months}
+    return frozenset(found | {("year", m.group(1)) for m in _YEAR.finditer(text)})
+
+
+def other_time(question: str, said: str, near: str) -> bool:
+    """The question asks of a month or year that the answer (`said`, with its neighbours: `near`) does not
+    name, while it names another one of the same kind: «… в апреле?» over «… января …, июля …»."""
+    asked = time_points(question)
+    if not asked:
+        return False
+    told, around = time_points(said), time_points(near)
+    return any(point not in around and any(k == point[0] for k, _ in told - {point}) for point in asked)
+
+
 _WORD = re.compile(r"[А-Яа-яЁёA-Za-z]+(?:-[А-Яа-яЁёA-Za-z]+)*")
 _NAME_AFTER = re.compile(r"\s*[«\"„“]\s*\w")  # a quoted name right after the word
 _APPOSITION = re.compile(r"^\s*(?:,|—|–|-)\s*$")  # «диоксида титана, белого пигмента», «Пигмент — диоксид титана»

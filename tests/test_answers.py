@@ -83,6 +83,24 @@ def test_a_which_question_is_answered_by_the_sentence_that_names_one_in_quotes(t
     assert not answer.refused and "Металлообработка-2026" in answer.answer, answer.answer
 
 
+def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter(tmp_path: Path, e5: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plant.txt").write_text(
+        "Комбинат на берегу озера открыли в 1966 году. Его окончательно закрыли в 2013 году из-за убытков.\n"
+        "Средняя температура воды в озере в июле — около 15 °C.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    index, _ = update_index(settings, e5, [docs])
+    answerer = Answerer(Retriever(index, e5), None, settings)
+    answer = answerer.answer("Что произошло с комбинатом в 2013 году?")  # «произошло» would make it a news filter
+    assert not answer.refused and "закрыли" in answer.answer, answer.answer
+    # a month the documents give nothing for, when they tell of another month: refused
+    assert answerer.answer("Какая средняя температура воды в озере в январе?").refused
+    assert not answerer.answer("Какая средняя температура воды в озере в июле?").refused
+
+
 def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
     answer = answerer.answer("Почему в Ижевске не работает мобильный интернет?")
     assert "безопасности" in answer.answer, answer.answer
@@ -236,8 +254,8 @@ def test_the_refusal_model_is_fitted_data_and_refuses_thin_evidence() -> None:
     assert model.answers(strong) and not model.answers(thin)
     assert model_for("some/unknown-model").features == model_for("lexical").features  # no encoder feature
     assert not model.answers(Evidence(0.0, 0.5, 0.99, 1.0, 0.5, 0.0, 1.0))  # nothing of the question: refused
-    # rules refuse whatever the model says: another thing's attribute, a plan for a past event, no «the most»
-    for rule in ("of_other", "not_yet", "not_most"):
+    # rules refuse whatever the model says: another thing's attribute, a plan for a past event, no «the most», another month or year
+    for rule in ("of_other", "not_yet", "not_most", "other_time"):
         assert not model.answers(replace(strong, **{rule: 1.0})), rule
     assert (ROOT / "qa_bot" / "data" / "refusal_model.json").read_text(encoding="utf-8").count("dev") >= 1
 

@@ -19,8 +19,10 @@ from qa_bot.slots import (
     gives_other,
     names_as,
     names_instance,
+    other_time,
     same_event,
     says_most,
+    time_points,
 )
 
 
@@ -204,6 +206,20 @@ def test_a_sentence_names_one_of_what_a_which_question_asks_about_in_quotes() ->
     assert names_instance("завод", "Станки закупил Северный завод «Вектор».")  # adjectives before the noun
     assert not names_instance("выставка", "На выставке показали новые станки.")  # no name given
     assert not names_instance("выставка", 'Компания "Росток" показала новые станки.')  # a name, not of an exhibition
+
+
+def test_months_and_years_a_text_names_and_an_answer_about_another_time() -> None:
+    assert time_points("Лёд сходит в апреле, а в 1985 году — в мае; глубина 1642 м.") == {
+        ("month", "апрель"), ("month", "май"), ("year", "1985")
+    }  # «1642 м» is no year
+    climate = "Средняя температура января −10 °C, июля — +20 °C."
+    assert other_time("Какая температура в апреле?", climate, climate)
+    assert not other_time("Какая температура в июле?", climate, climate)
+    assert not other_time("Какая температура зимой?", climate, climate)  # no month asked
+    # another year in the answer, the asked one only in a neighbour: the answer may well be about it
+    assert other_time("Сколько туристов было в 2019 году?", "В 2023 году приехали 4 млн туристов.", "")
+    assert not other_time("Сколько туристов было в 2019 году?", "В 2023 году — 4 млн.", "А в 2019 году — 3 млн.")
+    assert not other_time("Сколько туристов было в 2019 году?", "Город посещают 4 млн туристов.", "")  # no year told
 
 
 def test_the_thing_a_name_question_asks_the_name_of() -> None:
