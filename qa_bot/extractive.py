@@ -20,7 +20,7 @@ import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .ingest import is_dateline
-from .questions import answer_types, refers_back, sentence_evidence
+from .questions import answer_types, quoted_names, refers_back, sentence_evidence
 from .retrieve import Hit
 from .slots import (
     asked_attribute,
@@ -236,6 +236,16 @@ def extract_answer(
             mentions[doc] = sum(_has(have, n) for n in names) / len(names)
         for c in candidates:
             c.weight *= NAME_MISSING_WEIGHT ** round((1 - mentions[c.hit.chunk.doc_id]) * len(names))
+    quoted = [frozenset(lemmas(q)) for q in quoted_names(question)] if document_terms is not None else []
+    quoted = [q for q in quoted if q]
+
+    def quotes_lacking(doc: str) -> int:  # the question's quoted names whose words the document has not all
+        assert document_terms is not None
+        return sum(not all(_has(document_terms(doc), t) for t in q) for q in quoted)
+
+    if quoted:
+        for c in candidates:
+            c.weight *= NAME_MISSING_WEIGHT ** quotes_lacking(c.hit.chunk.doc_id)
     idf = idf_weights(question_terms + context_terms, hits)
     wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
     if similarity is not None:
@@ -309,6 +319,8 @@ def extract_answer(
         # counted as evidence (a topic sentence beside a pronoun must not make a non-answer look covered)
         shown = _render([*chosen, antecedent], wanted, kind, best)
         found.answer, found.citations = shown.answer, shown.citations
+    if quoted:  # «Казань Арена» is not named by «Казань» in one document and «… Арена» in another
+        names_found = min(names_found, 1 - quotes_lacking(best.hit.chunk.doc_id) / len(quoted))
     found.names_found = names_found
     found.missing = _missing(found, question_terms, idf, kind, knows)
     named = list(names) + list(name_words)

@@ -19,6 +19,7 @@ from qa_bot.questions import (
     clean_question,
     cyrillic_reading,
     leans_on_history,
+    quoted_names,
     refers_back,
     sentence_evidence,
 )
@@ -99,6 +100,27 @@ def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter
     # a month the documents give nothing for, when they tell of another month: refused
     assert answerer.answer("Какая средняя температура воды в озере в январе?").refused
     assert not answerer.answer("Какая средняя температура воды в озере в июле?").refused
+
+
+def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, e5: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hockey.txt").write_text(
+        "Крупнейшая крытая арена для хоккея — «Северная Арена» в Мурманске; она вмещает около 9 тыс. зрителей.\n"
+        "Сезон длится с ноября по март.\n",
+        encoding="utf-8",
+    )
+    (docs / "city.txt").write_text(
+        "Тверь — старинный город на Волге. В 2019 году на стадионе «Тверь Арена» прошёл финал кубка.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    index, _ = update_index(settings, e5, [docs])
+    answerer = Answerer(Retriever(index, e5), None, settings)
+    # «Тверь» is in one document and «… Арена» with a capacity in the other: no document names «Тверь Арена»'s
+    assert answerer.answer("Сколько зрителей вмещает «Тверь Арена»?").refused
+    answer = answerer.answer("Сколько зрителей вмещает «Северная Арена»?")
+    assert not answer.refused and "9 тыс" in answer.answer, answer.answer
 
 
 def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
@@ -220,6 +242,7 @@ def test_question_analysis() -> None:
     assert answer_type("Как долго они работают?") == "duration" and answer_type("Почему закрыто?") == "reason"
     assert answer_type("Кто министр?") == "person" and answer_type("Где завод?") == "place"
     assert answer_type("Что обсуждали?") is None
+    assert quoted_names('Кто написал «Войну и мир» и "Анну Каренину"?') == ["Войну и мир", "Анну Каренину"]
     # the question word that comes first decides; a later «когда» opens a clause
     assert answer_type("Сколько книг было издано, когда он работал в Париже?") == "number"
     assert answer_type("Кто и когда открыл остров?") == "person" and answer_type("Сколько лет длилась война?") == "duration"
