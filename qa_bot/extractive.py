@@ -313,7 +313,8 @@ def extract_answer(
                     missing = unnamed(chosen)
         names_found = 1 - len(missing) / len(names)
     found = _render(chosen, wanted, kind, best)
-    antecedent = _sentence_at(best, candidates, -1) if refers_back(best.text) else None
+    antecedent = _sentence_at(best, candidates, -1)
+    antecedent = antecedent if antecedent is not None and refers_back(best.text, antecedent.text) else None
     if antecedent is not None and antecedent not in chosen:
         # «Они работают вместе давно.» says who only with the sentence before it: shown and quoted, but not
         # counted as evidence (a topic sentence beside a pronoun must not make a non-answer look covered)

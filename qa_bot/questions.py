@@ -111,14 +111,34 @@ def leans_on_history(question: str) -> bool:
     return any(w in types.followup_cues for w in words(question))
 
 
-def refers_back(sentence: str) -> bool:
-    """True when the sentence opens with a word whose referent the sentence before names («Они открылись …»,
-    «И там …»): alone it does not say who or where."""
+def refers_back(sentence: str, before: str = "") -> bool:
+    """True when the sentence opens with a word whose referent the sentence before (`before`) names («Они
+    открылись …», «И там …», «Компания производит …»): alone it does not say who or where."""
     types = answer_types()
-    opening = words(sentence)[:2]
+    opening = words(sentence)[:3]
     if opening and opening[0] in types.antecedent_joiners:
         opening = opening[1:]
-    return bool(opening) and opening[0] in types.antecedent_openers
+    return bool(opening) and (opening[0] in types.antecedent_openers or _definite_subject(sentence, opening, before))
+
+
+_PROPER = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad", "Abbr"})
+
+
+def _definite_subject(sentence: str, opening: list[str], before: str) -> bool:
+    """«Компания производит средства …» after «… производитель из Ижевска …»: a bare common noun as the
+    subject, its verb right after it, is the thing `before` (the sentence before) named (with a proper name,
+    capitalised inside it) in other words. A noun `before` already uses names itself («Титан открыл …»
+    after «… титана»)."""
+    from .text import _morph
+
+    if len(opening) < 2 or not re.search(r"[^.!?…\s]\s+[«\"„]?[А-ЯЁ][а-яё]", before):
+        return False
+    if not sentence.lstrip("«\"„ ")[:1].isupper():
+        return False
+    if not is_dictionary_word(opening[0]) or lemma(opening[0]) in {lemma(w) for w in words(before)}:
+        return False
+    noun, verb = (_morph().parse(w)[0] for w in opening[:2])
+    return {"NOUN", "nomn"} <= noun.tag.grammemes and not noun.tag.grammemes & _PROPER and verb.tag.POS == "VERB"
 
 
 def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set[str]:

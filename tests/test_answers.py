@@ -134,6 +134,13 @@ def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answe
 def test_a_sentence_opening_with_a_pronoun_is_shown_with_the_one_it_refers_to(answerer: Answerer) -> None:
     assert refers_back("Мы с ними работаем 18 лет уже.") and refers_back("И там открыли завод.")
     assert not refers_back("Белорусская компания - один из наших партнеров.")
+    # a bare common noun with its verb stands for what the sentence before named with a proper name
+    before = "Например, производитель красок из Твери работает со всеми фермами."
+    assert refers_back("Компания производит средства для дезинфекции.", before)
+    assert not refers_back("Компания производит средства для дезинфекции.")  # no sentence before
+    assert not refers_back("Компания производит средства.", "Краски нужны всем фермам.")  # it named nothing
+    assert not refers_back("Производитель выпускает краски.", before)  # the same word: it names itself
+    assert not refers_back("Краски производит компания.", before)  # not a subject opening the sentence
     question = "Как долго ижевский производитель обогревателей работает с белорусской компанией?"
     hits = answerer.retriever.search(question)
     found = answerer.extraction(question, hits)
