@@ -374,8 +374,9 @@ def _sentence_at(c: Candidate, candidates: list[Candidate], step: int) -> Candid
 
 
 def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate) -> Extraction:
-    """Answer text in document order with [n] markers; one citation a passage quoting all its chosen sentences."""
-    ordered = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+    """Answer text with [n] markers, the best sentence's passage first (the answer leads), then the others in
+    rank order, each in document order; one citation a passage quoting all its chosen sentences."""
+    ordered = sorted(chosen, key=lambda c: (c.hit_rank != best.hit_rank, c.hit_rank, c.start))
     quotes: dict[int, list[Candidate]] = {}
     for c in ordered:
         quotes.setdefault(c.hit_rank, []).append(c)

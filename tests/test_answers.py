@@ -147,6 +147,7 @@ def test_a_sentence_opening_with_a_pronoun_is_shown_with_the_one_it_refers_to(an
     assert found is not None
     # «мы с ними»: the quoted sentence before says who «они» are, in the answer and in its [n]'s quote
     assert "Мы с ними работаем 18 лет" in found.answer and "Белорусская компания" in found.answer, found.answer
+    assert found.answer.lstrip("\"«").startswith("Белорусская компания"), found.answer  # the answer leads
     assert any("Белорусская компания" in c.quote and "18 лет" in c.quote for c in found.citations)
     # … only shown: the sentence it refers to is not evidence the refusal model weighs
     assert all("Белорусская компания" not in c.text for c in found.chosen)
