@@ -324,19 +324,27 @@ def extract_answer(
         names_found = min(names_found, 1 - quotes_lacking(best.hit.chunk.doc_id) / len(quoted))
     found.names_found = names_found
     found.missing = _missing(found, question_terms, idf, kind, knows)
-    named = list(names) + list(name_words)
+    _judge(found, question, best, candidates, question_terms, list(names) + list(name_words), events, kind, named_noun)
+    return found
+
+
+def _judge(
+    found: Extraction, question: str, best: Candidate, candidates: list[Candidate], question_terms: list[str],
+    named: list[str], events: Sequence[str] | None, kind: str | None, named_noun: str | None,
+) -> None:  # fmt: skip
+    """Set the signals that the answer is about something else than the question asks (refusal.py)."""
     offices = answer_types().categories["any"]
     asked_about = [t for t in question_terms if t not in offices and not any(related(t, n) for n in named)]
     window = frozenset().union(*(c.terms | c.context for c in found.chosen))
     found.topic_only = bool(named and asked_about) and not any(_has(window, t) for t in asked_about)
     found.of_other = best.of_other
     # a date, place or person beside another event («Когда закрыли …?» over «… поступил в 1731 году»)
-    events = [lemma(w) for w in asked_events(question)] if events is None else list(events)
+    families = [lemma(w) for w in asked_events(question)]
+    events = families if events is None else list(events)
     found.event_missing = kind in EVENT_KINDS and bool(events) and not any(
         same_event(e, t) for e in events for t in window if t[:2] == e[:2]
     )
     # «Сколько уже поставлено?» is not answered by «… поставит 120 …»: what is planned has not happened
-    families = [lemma(w) for w in asked_events(question)]
     if families and event_tenses(question, families) == {"past"}:
         found.not_yet = event_tenses(" ".join(c.text for c in found.chosen), families) == {"futr"}
     # «Какая гора самая высокая?» is not answered by a sentence on a high mountain
@@ -349,7 +357,6 @@ def extract_answer(
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)
     found.focus_missing = named_noun is not None and named_noun not in offices and not _has(window, named_noun)
-    return found
 
 
 def _missing(
