@@ -254,7 +254,16 @@ def extract_answer(
     sims = (min(c.sim for c in candidates), max(c.sim for c in candidates))
     scorer = SentenceScorer(wanted, kind)
 
-    best = max(candidates, key=lambda c: (scorer.score(c, set(), sims), -c.hit_rank, -c.start))
+    def rank(c: Candidate) -> tuple[float, int, int]:
+        return scorer.score(c, set(), sims), -c.hit_rank, -c.start
+
+    best = max(candidates, key=rank)
+    if best.of_other and attribute is not None:
+        # «Температура плавления титана — 1668 °C» for «Какова температура плавления алюминия?»: the article
+        # on aluminium says it of itself without its name («Металл плавится при температуре 660 °C»)
+        itself = [c for c in candidates if _of_title(c, attribute.of) and _has(c.terms, attribute.noun) and (
+            not kind or kind in c.evidence)]  # fmt: skip
+        best = max(itself, key=rank) if itself else best
     chosen = [best]
     covered = {t for t in wanted if _has(best.terms, t)}
     before = _sentence_at(best, candidates, -1)
@@ -284,7 +293,7 @@ def extract_answer(
             own = _coverage(c.terms, scorer.wanted, covered) * c.weight
             return own if c.hit.chunk.doc_id == best.hit.chunk.doc_id else own - OTHER_DOCUMENT_PENALTY
 
-        rest = [c for c in candidates if c not in chosen]
+        rest = [c for c in candidates if c not in chosen and not c.of_other]  # not another thing's attribute
         if not rest:
             break
         extra = max(rest, key=lambda c: (gain(c), -c.hit_rank, -c.start))
@@ -373,6 +382,12 @@ def _missing(
     categories = types.categories["any"] | (types.categories.get(kind or "", frozenset()) if found.type_ok else frozenset())
     lacking = [t for t in terms if (knows is None or knows(t)) and t not in categories and not _has(window, t)]
     return sum(idf[t] for t in lacking) / total
+
+
+def _of_title(c: Candidate, nouns: Sequence[str]) -> bool:
+    """The candidate's document is titled with one of `nouns` (an article on the thing itself)."""
+    title = frozenset(lemmas(c.hit.document.title))
+    return any(_has(title, n) for n in nouns)
 
 
 def _sentence_at(c: Candidate, candidates: list[Candidate], step: int) -> Candidate | None:

@@ -123,6 +123,26 @@ def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, 
     assert not answer.refused and "9 тыс" in answer.answer, answer.answer
 
 
+def test_an_article_states_its_own_attribute_without_naming_itself(tmp_path: Path, e5: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "copper.txt").write_text(
+        "Медь\n\nМедь — пластичный металл красноватого цвета. Металл плавится при температуре 1085 °C и хорошо "
+        "проводит ток.\n",
+        encoding="utf-8",
+    )
+    (docs / "tin.txt").write_text(
+        "Олово\n\nОлово — мягкий серебристый металл, его сплав с медью называют бронзой. Температура плавления "
+        "олова — 232 °C, поэтому его плавят даже на газовой плите.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    index, _ = update_index(settings, e5, [docs])
+    answer = Answerer(Retriever(index, e5), None, settings).answer("Какова температура плавления меди?")
+    # the tin sentence names the attribute word for word, but of tin; the copper article says it of copper
+    assert not answer.refused and "1085" in answer.answer and "232" not in answer.answer, answer.answer
+
+
 def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
     answer = answerer.answer("Почему в Ижевске не работает мобильный интернет?")
     assert "безопасности" in answer.answer, answer.answer
