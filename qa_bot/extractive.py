@@ -1,8 +1,8 @@
 """The extractive answerer: no LLM; the retrieved sentences that best answer the question, cited.
 
-Each sentence of the top passages is scored by the question's words it (and its neighbours) covers,
-by the sentence encoder's similarity to the question when one is at hand, and by whether it holds
-the kind of answer asked for (a number for «сколько», a date for «когда», a reason for «почему», ...);
+Each sentence of the top passages is scored by the question's words it (and its neighbours, and its
+article's title when that names a topic) covers, by the sentence encoder's similarity to the question
+when one is at hand, and by whether it holds the kind of answer asked for (a number for «сколько», a date for «когда», a reason for «почему», ...);
 a number counts as that kind only when it counts what was asked, a name only beside the asked role
 (slots.py). A sentence that shares no word with the question comes after the one before it.
 The best sentence is taken, the next one too when only it holds the asked-for kind, and one more
@@ -106,7 +106,7 @@ def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> lis
             if position in seen or is_dateline(span.text):
                 continue  # the same sentence in an overlapping chunk; a dateline dates the report, not its facts
             seen.add(position)
-            around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2]) - terms[i]
+            around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2], _topic(hit)) - terms[i]
             weight = 0.6 + 0.4 * max(hit.score, 0.0) / top
             if rank > 1 and hit.chunk.doc_id != hits[0].chunk.doc_id:
                 weight *= OTHER_DOCUMENT_WEIGHT  # the first passage's document is where the answer usually is
@@ -116,6 +116,16 @@ def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> lis
             evidence = sentence_evidence(span.text, asked)
             out.append(Candidate(rank, hit, i, span.start, span.text, terms[i], around, weight, evidence))
     return out
+
+
+TOPIC_WORDS = 3  # a title of at most this many words names the document's topic (a headline says more)
+
+
+def _topic(hit: Hit) -> frozenset[str]:
+    """The lemmas of the document's title when it names a topic («Хоккей с мячом»): what every sentence of
+    an article is about, named or not («Металл плавится …» in «Алюминий»)."""
+    title = lemmas(hit.document.title)
+    return frozenset(title) if len(title) <= TOPIC_WORDS else frozenset()
 
 
 def related(a: str, b: str) -> bool:

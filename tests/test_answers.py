@@ -13,6 +13,7 @@ from support import ROOT, SEEDS, UDMURTIA, ULYANOVSK, make_settings
 from qa_bot.answer import Answerer
 from qa_bot.citations import REFUSAL
 from qa_bot.embed import Embedder, load_embedder
+from qa_bot.extractive import Candidate
 from qa_bot.index import update_index
 from qa_bot.questions import (
     answer_type,
@@ -141,6 +142,35 @@ def test_an_article_states_its_own_attribute_without_naming_itself(tmp_path: Pat
     answer = Answerer(Retriever(index, e5), None, settings).answer("Какова температура плавления меди?")
     # the tin sentence names the attribute word for word, but of tin; the copper article says it of copper
     assert not answer.refused and "1085" in answer.answer and "232" not in answer.answer, answer.answer
+
+
+def test_a_short_title_is_the_topic_of_every_sentence_of_its_article(tmp_path: Path, e5: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tver.txt").write_text(
+        "Тверь\n\nТверь — город на Волге.\n\nВ XIII веке здесь правили удельные князья, и в городе строили "
+        "каменные храмы. По легенде, город основан в 1135 году на месте торгового поселения.\n",
+        encoding="utf-8",
+    )
+    (docs / "news.txt").write_text(
+        "Псков и Тверь подписали соглашение о туризме\n\nГорода обменяются выставками. Соглашение основано на "
+        "договоре 2019 года.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    index, _ = update_index(settings, e5, [docs])
+    answerer = Answerer(Retriever(index, e5), None, settings)
+
+    def sentence(question: str, start: str) -> Candidate:
+        found = answerer.extraction(question, answerer.retriever.search(question))
+        assert found is not None
+        return next(c for c in found.chosen if c.text.startswith(start))
+
+    # «город основан …» is read as about Тверь, the article's topic; a headline is no topic of every sentence
+    founded = sentence("В каком году была основана Тверь?", "По легенде")
+    assert "тверь" in founded.context and "тверь" not in founded.terms
+    agreed = sentence("На каком договоре основано соглашение?", "Соглашение основано")
+    assert "псков" not in agreed.context
 
 
 def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
