@@ -442,6 +442,7 @@ class Answerer:
             not_yet=float(found.not_yet),
             not_most=float(found.not_most),
             other_time=float(found.other_time),
+            other_kind=float(found.other_kind),
         )
 
     @property

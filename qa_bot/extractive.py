@@ -36,6 +36,7 @@ from .slots import (
     gives_other,
     names_as,
     names_instance,
+    other_kind,
     other_time,
     same_event,
     says_most,
@@ -92,6 +93,7 @@ class Extraction:
     not_yet: bool = False  # the question asks of a past event the answer tells only as still to come
     not_most: bool = False  # the question asks which is the most, the answer says of nothing that it is
     other_time: bool = False  # the question names a month or year, the answer another one and not it
+    other_kind: bool = False  # the best sentence tells of another kind of the asked thing («отечественный завод»)
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:
@@ -372,6 +374,7 @@ def _judge(
     # of another document that only shares the year tells of something else)
     own = [c for c in found.chosen if c.hit.chunk.doc_id == best.hit.chunk.doc_id]
     near = [n for c in own for n in (_sentence_at(c, candidates, -1), c, _sentence_at(c, candidates, 1)) if n]
+    found.other_kind = other_kind(question, best.text, _topic(best.hit))
     found.other_time = other_time(question, " ".join(c.text for c in own), " ".join(n.text for n in near))
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)

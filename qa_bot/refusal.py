@@ -41,6 +41,7 @@ class Evidence:
     not_yet: float = 0.0  # 1: a past event asked of, the answer tells it only as to come (a rule, not a feature)
     not_most: float = 0.0  # 1: the question asks which is the most, the answer has no superlative (a rule)
     other_time: float = 0.0  # 1: the question names a month or year, the answer only others (a rule)
+    other_kind: float = 0.0  # 1: the answer is of another kind of the asked thing (a rule)
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -72,6 +73,7 @@ class RefusalModel:
             or bool(evidence.not_yet)
             or bool(evidence.not_most)
             or bool(evidence.other_time)
+            or bool(evidence.other_kind)
         )
 
     def answers(self, evidence: Evidence) -> bool:

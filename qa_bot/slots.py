@@ -95,6 +95,11 @@ class _Token:
     number: bool  # a count: digits (not an ordinal, not part of a model name) or a numeral word
     lemmas: frozenset[str]  # normal forms of every parse («стоят»: стоять and стоить)
     substantive: bool = False  # an adjective or participle in the genitive plural that may stand for a noun
+    relative: bool = False  # a relative adjective («красноярский», «алюминиевый»): it says which, not how
+    genitive: bool = True  # a noun in the genitive (an animate accusative has its form): a modifier of the noun before
+
+
+_NOT_RELATIVE = frozenset({"Qual", "Apro", "Anum", "Supr"})  # qualitative, pronominal, ordinal, superlative
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -119,7 +124,14 @@ def _tokens(text: str) -> list[_Token]:
         alts = frozenset(fold(p.normal_form) for p in parses[:4]) | {lem}
         numeral = first.POS == "NUMR" or bool(alts & (words.multipliers | _number_words()))
         substantive = first.POS in ("ADJF", "PRTF") and {"plur", "gent"} in first and "Apro" not in first
-        out.append(_Token(word, lem, str(first.POS) if first.POS else None, "anim" in first, numeral, alts, substantive))
+        relative = first.POS == "ADJF" and not first.grammemes & _NOT_RELATIVE
+        genitive = (  # a word no dictionary knows («Шексны») may be one: its parse is a guess
+            bool(first.grammemes & {"gent", "gen2"}) or {"accs", "anim"} <= first.grammemes
+            or not _morph().word_is_known(word)
+        )  # fmt: skip
+        out.append(_Token(
+            word, lem, str(first.POS) if first.POS else None, "anim" in first, numeral, alts, substantive, relative, genitive
+        ))  # fmt: skip
     return out
 
 
@@ -259,6 +271,54 @@ def _superlative(word: str) -> bool:
 _YEAR = re.compile(r"(?<![\d,.])(1\d{3}|20\d{2})(?:\s*[–—-]\s*\d{2,4})?\s*(?:год|гг?\.)", re.IGNORECASE)
 
 
+def _kinds(tokens: list[_Token]) -> list[tuple[list[_Token], str]]:
+    """(the relative adjectives right before it, the noun) for every noun with some."""
+    out = []
+    for i, t in enumerate(tokens):
+        if t.pos == "NOUN":
+            before = list(itertools.takewhile(lambda u: u.pos == "ADJF", reversed(tokens[:i])))
+            if any(u.relative for u in before):
+                out.append(([u for u in before if u.relative], t.lemma))
+    return out
+
+
+_ADJECTIVE_TAIL = re.compile(r"(?:ск|цк|н)?(?:ий|ый|ой)$")
+_NOUN_TAIL = re.compile(r"[аеиоуыьюяй]$")
+
+
+def _of_place(adjective: str, noun: str) -> bool:
+    """The adjective is made from the noun («казанский» / «Казань», «тульский» / «Тула», «московский» /
+    «Москва»): their stems agree but for a last letter."""
+    a, n = _ADJECTIVE_TAIL.sub("", adjective), _NOUN_TAIL.sub("", noun)
+    shorter = min(len(a), len(n))
+    return shorter >= 3 and len(os.path.commonprefix([a, n])) >= shorter - 1
+
+
+def other_kind(question: str, sentence: str, topic: frozenset[str] = frozenset()) -> bool:
+    """The sentence tells of another one of what the question names: «Когда пустили Красноярский
+    алюминиевый завод?» over «Первый отечественный алюминиевый завод был пущен …» — the question's proper
+    adjective («Красноярский», written with a capital) is not among the relative adjectives the sentence
+    gives the noun, one of which the question lacks («Гомельский автомобильный завод» over «… Жодинского
+    завода … и Гомельского депо»). Not when the sentence's article is on it («Казанский» in an article on
+    Казань), nor for the noun a which-question asks about («какого белорусского завода» is answered by
+    «Могилевского завода»)."""
+    from .extractive import related
+
+    proper, focus = _capitalised(question), asked_focus(question)
+    asked = [t.lemma for t in _tokens(question)]
+    kinds = _kinds(_tokens(sentence))
+    for adjectives, noun in _kinds(_tokens(question)):
+        named = [a.lemma for a in adjectives if a.lemma in proper and not any(_of_place(a.lemma, t) for t in topic)]
+        if noun == focus or not named:
+            continue
+        for others, said in kinds:
+            if related(said, noun) and not any(related(a, b.lemma) for a in named for b in others) and any(
+                not any(related(b.lemma, q) for q in asked) for b in others
+            ):
+                return True
+    return False
+
+
 def time_points(text: str) -> frozenset[tuple[str, str]]:
     """The months and years a text names: («month», «апрель»), («year», «2019») — a year only as one
     («в 2019 году», «1985 г.»), not any four digits («1642 м»)."""
@@ -355,11 +415,11 @@ def _capitalised(text: str) -> frozenset[str]:
 
 
 def _chain(tokens: list[_Token], i: int) -> tuple[str, ...]:
-    """Lemmas of the nouns right after position `i`, adjectives skipped (in Russian a noun after a noun
-    is its genitive modifier: «скорость скорого поезда»)."""
+    """Lemmas of the genitive nouns right after position `i`, adjectives skipped (in Russian a genitive noun
+    after a noun is its modifier: «скорость скорого поезда»; «У какого философа Ломоносов …» has none)."""
     out: list[str] = []
     for t in tokens[i + 1 : i + 1 + WINDOW]:
-        if t.pos == "NOUN":
+        if t.pos == "NOUN" and t.genitive:
             out.append(t.lemma)
         elif t.pos not in ("ADJF", "PRTF"):
             break

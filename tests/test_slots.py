@@ -19,6 +19,7 @@ from qa_bot.slots import (
     gives_other,
     names_as,
     names_instance,
+    other_kind,
     other_time,
     same_event,
     says_most,
@@ -153,6 +154,21 @@ def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
     assert river is not None and gives_other(river, "Главный приток — река Суда длиной 184 км.")
     assert not gives_other(river, "Шексна длиной 139 км впадает в Волгу.")
     assert asked_attribute("Какой завод выпускает краны?") is None  # no noun after the asked one
+    # only a genitive noun is what the attribute belongs to: «Ломоносов» is the subject of «учился»
+    assert asked_attribute("У какого учителя Ломоносов учился в Марбурге?") is None
+
+
+def test_a_sentence_on_another_one_of_what_the_question_names() -> None:
+    question = "В каком году пустили Тульский оружейный завод?"
+    assert other_kind(question, "Первый отечественный оружейный завод пустили в 1712 году.")
+    assert not other_kind(question, "Тульский оружейный завод пустили в 1712 году.")
+    assert not other_kind(question, "Оружейный завод в Туле пустили в 1712 году.")  # no other kind of it
+    # the proper adjective elsewhere in the sentence does not make its noun the asked one
+    assert other_kind("Что купил Тульский автомобильный завод?", "Станки купили Ижевский завод и Тульское депо.")
+    assert not other_kind(question, "Первый отечественный оружейный завод пустили в 1712 году.", frozenset({"тула"}))
+    # what a which-question asks about is named by a narrower kind: «какого российского» — «Тульского»
+    assert not other_kind("Продукция какого Уральского завода нужна Туле?", "Туле нужна продукция Тагильского завода.")
+    assert not other_kind("Какой город стоит на белорусской границе?", "Город стоит на польской границе.")  # lower case
 
 
 def test_the_event_a_question_asks_about() -> None:

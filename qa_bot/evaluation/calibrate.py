@@ -33,7 +33,7 @@ from ..retrieve import Retriever
 from ..settings import Settings
 from .gold import GoldItem, load_gold, select_split
 
-FEATURES = [f for f in Evidence.__dataclass_fields__ if f not in ("names", "of_other", "not_yet", "not_most", "other_time")]  # hard rules (refusal.py)
+FEATURES = [f for f in Evidence.__dataclass_fields__ if f not in ("names", "of_other", "not_yet", "not_most", "other_time", "other_kind")]  # hard rules (refusal.py)
 # the direction each feature may push towards answering (+1), refusing (-1), or either (0): more of the
 # question covered never argues for a refusal, a missing part never for an answer; a weight against its sign
 # only fits the dev questions' accidents (features moving together): that feature is left out, the rest refit
