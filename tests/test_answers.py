@@ -335,7 +335,8 @@ def test_the_refusal_model_is_fitted_data_and_refuses_thin_evidence() -> None:
     assert model.answers(strong) and not model.answers(thin)
     assert model_for("some/unknown-model").features == model_for("lexical").features  # no encoder feature
     assert not model.answers(Evidence(0.0, 0.5, 0.99, 1.0, 0.5, 0.0, 1.0))  # nothing of the question: refused
-    # rules refuse whatever the model says: another thing's attribute, a plan for a past event, no «the most», another month or year, another one of the named thing
+    # rules refuse whatever the model says: another thing's attribute, a plan for a past event, no «the most»,
+    # another month or year, another one of the named thing
     for rule in ("of_other", "not_yet", "not_most", "other_time", "other_kind"):
         assert not model.answers(replace(strong, **{rule: 1.0})), rule
     assert (ROOT / "qa_bot" / "data" / "refusal_model.json").read_text(encoding="utf-8").count("dev") >= 1
