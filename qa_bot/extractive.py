@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -124,10 +125,15 @@ TOPIC_WORDS = 3  # a title of at most this many words names the document's topic
 
 
 def _topic(hit: Hit) -> frozenset[str]:
-    """The lemmas of the document's title when it names a topic («Хоккей с мячом»): what every sentence of
-    an article is about, named or not («Металл плавится …» in «Алюминий»)."""
-    title = lemmas(hit.document.title)
-    return frozenset(title) if len(title) <= TOPIC_WORDS else frozenset()
+    """The lemmas of the document's title when it names a topic («Хоккей с мячом»), or of what a title that
+    is a defining lead sentence defines («Байкал — озеро …», «Ломоносов (1711–1765) — учёный …»): what every
+    sentence of an article is about, named or not («Металл плавится …» in «Алюминий»)."""
+    title = hit.document.title
+    words = lemmas(title)
+    if len(words) > TOPIC_WORDS:
+        defined, dash, _ = title.partition(" — ")
+        words = lemmas(re.sub(r"\([^)]*\)", " ", defined)) if dash else words
+    return frozenset(words) if len(words) <= TOPIC_WORDS else frozenset()
 
 
 def related(a: str, b: str) -> bool:

@@ -157,6 +157,12 @@ def test_a_short_title_is_the_topic_of_every_sentence_of_its_article(tmp_path: P
         "договоре 2019 года.\n",
         encoding="utf-8",
     )
+    (docs / "pskov.txt").write_text(  # no title line: the lead sentence defines the topic
+        "Псков (впервые упомянут в летописи) — древний город на северо-западе России при слиянии рек Великой и "
+        "Псковы, с каменным кремлём и соборами.\n\nВ XV веке здесь чеканили свою монету. Город выдержал осаду "
+        "в 1581 году.\n",
+        encoding="utf-8",
+    )
     settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
     index, _ = update_index(settings, e5, [docs])
     answerer = Answerer(Retriever(index, e5), None, settings)
@@ -171,6 +177,8 @@ def test_a_short_title_is_the_topic_of_every_sentence_of_its_article(tmp_path: P
     assert "тверь" in founded.context and "тверь" not in founded.terms
     agreed = sentence("На каком договоре основано соглашение?", "Соглашение основано")
     assert "псков" not in agreed.context
+    siege = sentence("В каком году Псков выдержал осаду?", "Город выдержал")
+    assert "псков" in siege.context and "псков" not in siege.terms
 
 
 def test_a_reason_is_the_sentence_after_the_one_that_restates_the_question(answerer: Answerer) -> None:
