@@ -158,7 +158,9 @@ def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set
     if years or any(lm in types.month_lemmas for lm, n in zip(lems, new, strict=True) if n):
         found.add("date")
     for i, lm in enumerate(lems):
-        if lm in types.time_units and i > 0 and new[i - 1] and _is_number(tokens[i - 1], lems[i - 1]):
+        if lm in types.time_units and i > 0 and new[i - 1] and _ROMAN.fullmatch(tokens[i - 1]):
+            found.add("date")  # «XVI века», «в XIX–XX веках»
+        elif lm in types.time_units and i > 0 and new[i - 1] and _is_number(tokens[i - 1], lems[i - 1]):
             found.add("duration")
             if lm == "год" or lm == "лет":
                 found.add("date")
@@ -174,6 +176,9 @@ def sentence_evidence(sentence: str, asked: frozenset[str] = frozenset()) -> set
     if "Geox" in grams:
         found.add("place")
     return found
+
+
+_ROMAN = re.compile(r"[ivxl]+", re.IGNORECASE)  # a century in Roman numerals
 
 
 def _is_number(word: str, lem: str) -> bool:

@@ -308,6 +308,10 @@ def test_question_analysis() -> None:
     assert answer_type("Как долго они работают?") == "duration" and answer_type("Почему закрыто?") == "reason"
     assert answer_type("Кто министр?") == "person" and answer_type("Где завод?") == "place"
     assert answer_type("Что обсуждали?") is None
+    for question in ("С какого по какой год строили мост?", "В какие годы строили мост?", "Какого века собор?",
+                     "В каком веке построен собор?", "В каком месяце замерзает озеро?"):  # fmt: skip
+        assert answer_type(question) == "date", question
+    assert "date" in sentence_evidence("Собор построен в XVI веке.") and "date" not in sentence_evidence("Собор большой.")
     assert quoted_names('Кто написал «Войну и мир» и "Анну Каренину"?') == ["Войну и мир", "Анну Каренину"]
     # the question word that comes first decides; a later «когда» opens a clause
     assert answer_type("Сколько книг было издано, когда он работал в Париже?") == "number"
