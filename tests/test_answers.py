@@ -311,6 +311,7 @@ def test_question_analysis() -> None:
     for question in ("С какого по какой год строили мост?", "В какие годы строили мост?", "Какого века собор?",
                      "В каком веке построен собор?", "В каком месяце замерзает озеро?"):  # fmt: skip
         assert answer_type(question) == "date", question
+    assert answer_type("Из-за чего закрыли комбинат?") == "reason" == answer_type("С какой целью строили канал?")
     assert answer_type("Как звали первого ректора?") == "person"
     assert answer_type("Чьим именем назван университет?") == "person" == answer_type("Whose plant is it?")
     assert answer_type("Из какой страны приехал учёный?") == "place" == answer_type("На каком острове монастырь?")
