@@ -124,16 +124,19 @@ def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> lis
 TOPIC_WORDS = 3  # a title of at most this many words names the document's topic (a headline says more)
 
 
-def _topic(hit: Hit) -> frozenset[str]:
-    """The lemmas of the document's title when it names a topic («Хоккей с мячом»), or of what a title that
-    is a defining lead sentence defines («Байкал — озеро …», «Ломоносов (1711–1765) — учёный …»): what every
-    sentence of an article is about, named or not («Металл плавится …» in «Алюминий»)."""
+def _topic_text(hit: Hit) -> str:
+    """The document's title when it names a topic («Хоккей с мячом»), or what a title that is a defining lead
+    sentence defines («Байкал — озеро …», «Ломоносов (1711–1765) — учёный …»): what every sentence of an
+    article is about, named or not («Металл плавится …» in «Алюминий»); "" for a headline."""
     title = hit.document.title
-    words = lemmas(title)
-    if len(words) > TOPIC_WORDS:
+    if len(lemmas(title)) > TOPIC_WORDS:
         defined, dash, _ = title.partition(" — ")
-        words = lemmas(re.sub(r"\([^)]*\)", " ", defined)) if dash else words
-    return frozenset(words) if len(words) <= TOPIC_WORDS else frozenset()
+        title = re.sub(r"\([^)]*\)", " ", defined) if dash else ""
+    return title if len(lemmas(title)) <= TOPIC_WORDS else ""
+
+
+def _topic(hit: Hit) -> frozenset[str]:
+    return frozenset(lemmas(_topic_text(hit)))
 
 
 def related(a: str, b: str) -> bool:
@@ -380,7 +383,7 @@ def _judge(
     # of another document that only shares the year tells of something else)
     own = [c for c in found.chosen if c.hit.chunk.doc_id == best.hit.chunk.doc_id]
     near = [n for c in own for n in (_sentence_at(c, candidates, -1), c, _sentence_at(c, candidates, 1)) if n]
-    found.other_kind = other_kind(question, best.text, _topic(best.hit))
+    found.other_kind = other_kind(question, best.text, _topic_text(best.hit))
     found.other_time = other_time(question, " ".join(c.text for c in own), " ".join(n.text for n in near))
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)

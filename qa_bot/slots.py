@@ -294,21 +294,28 @@ def _of_place(adjective: str, noun: str) -> bool:
     return shorter >= 3 and len(os.path.commonprefix([a, n])) >= shorter - 1
 
 
-def other_kind(question: str, sentence: str, topic: frozenset[str] = frozenset()) -> bool:
+def other_kind(question: str, sentence: str, topic: str = "") -> bool:
     """The sentence tells of another one of what the question names: «Когда пустили Красноярский
     алюминиевый завод?» over «Первый отечественный алюминиевый завод был пущен …» — the question's proper
     adjective («Красноярский», written with a capital) is not among the relative adjectives the sentence
     gives the noun, one of which the question lacks («Гомельский автомобильный завод» over «… Жодинского
-    завода … и Гомельского депо»). Not when the sentence's article is on it («Казанский» in an article on
-    Казань), nor for the noun a which-question asks about («какого белорусского завода» is answered by
-    «Могилевского завода»)."""
+    завода … и Гомельского депо»). A bare noun of the article's topic (`topic`: «Ладожское озеро») is that
+    one («Озеро замерзает …» is not of «Онежское озеро»). Not when the article is on the place of the
+    adjective («Казанский» in an article on Казань), nor for the noun a which-question asks about («какого
+    белорусского завода» is answered by «Могилевского завода»)."""
     from .extractive import related
+    from .text import lemmas
 
     proper, focus = _capitalised(question), asked_focus(question)
     asked = [t.lemma for t in _tokens(question)]
-    kinds = _kinds(_tokens(sentence))
+    tokens = _tokens(sentence)
+    kinds = _kinds(tokens)
+    implied = {noun: adjectives for adjectives, noun in _kinds(_tokens(topic))}
+    kinds += [(implied[t.lemma], t.lemma) for i, t in enumerate(tokens)
+              if t.lemma in implied and t.pos == "NOUN" and not (i and tokens[i - 1].pos == "ADJF")]  # fmt: skip
+    places = lemmas(topic)
     for adjectives, noun in _kinds(_tokens(question)):
-        named = [a.lemma for a in adjectives if a.lemma in proper and not any(_of_place(a.lemma, t) for t in topic)]
+        named = [a.lemma for a in adjectives if a.lemma in proper and not any(_of_place(a.lemma, t) for t in places)]
         if noun == focus or not named:
             continue
         for others, said in kinds:
