@@ -26,6 +26,7 @@ from .retrieve import Hit
 from .slots import (
     asked_attribute,
     asked_events,
+    asked_extreme,
     asked_focus,
     asked_named,
     asked_role,
@@ -40,6 +41,7 @@ from .slots import (
     other_kind,
     other_time,
     same_event,
+    says_extreme,
     says_most,
 )
 from .text import lemma, lemmas, words
@@ -92,7 +94,7 @@ class Extraction:
     event_missing: bool = False  # a when/who/where question's event (its verb) is not in the answer's window
     focus_missing: bool = False  # the thing whose name is asked is not in the answer's window
     not_yet: bool = False  # the question asks of a past event the answer tells only as still to come
-    not_most: bool = False  # the question asks which is the most, the answer says of nothing that it is
+    not_most: bool = False  # the question asks for the most (first, last) one, the answer says of nothing that it is
     other_time: bool = False  # the question names a month or year, the answer another one and not it
     other_kind: bool = False  # the best sentence tells of another kind of the asked thing («отечественный завод»)
 
@@ -378,7 +380,11 @@ def _judge(
     if families and event_tenses(question, families) == {"past"}:
         found.not_yet = event_tenses(" ".join(c.text for c in found.chosen), families) == {"futr"}
     # «Какая гора самая высокая?» is not answered by a sentence on a high mountain
-    found.not_most = asks_most(question) and not any(says_most(c.text) for c in found.chosen)
+    # «Как звали первого ректора?» is not answered by a sentence on a rector that says nothing of being first
+    extreme = asked_extreme(question)
+    found.not_most = (asks_most(question) and not any(says_most(c.text) for c in found.chosen)) or bool(
+        extreme and not any(says_extreme(extreme, c.text) for c in found.chosen)
+    )
     # «… в апреле?» is not answered by «… января …, июля …» (read in the best sentence's document: a sentence
     # of another document that only shares the year tells of something else)
     own = [c for c in found.chosen if c.hit.chunk.doc_id == best.hit.chunk.doc_id]

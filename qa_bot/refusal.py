@@ -39,7 +39,7 @@ class Evidence:
     event_missing: float = 0.0  # 1: a when/who/where question's event (its verb) is not near the answer
     focus_missing: float = 0.0  # 1: the thing whose name is asked is not near the answer
     not_yet: float = 0.0  # 1: a past event asked of, the answer tells it only as to come (a rule, not a feature)
-    not_most: float = 0.0  # 1: the question asks which is the most, the answer has no superlative (a rule)
+    not_most: float = 0.0  # 1: the question asks for the most (first, last), the answer does not say so (a rule)
     other_time: float = 0.0  # 1: the question names a month or year, the answer only others (a rule)
     other_kind: float = 0.0  # 1: the answer is of another kind of the asked thing (a rule)
 

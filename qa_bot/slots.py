@@ -56,6 +56,7 @@ class _Words:
     light_verbs: frozenset[str]
     naming: frozenset[str]
     superlative: frozenset[str]
+    extremes: dict[str, frozenset[str]]  # «первый» -> the words an answer says it with («впервые», …)
     measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
     measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
     unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
@@ -64,7 +65,7 @@ class _Words:
 @lru_cache(maxsize=1)
 def _words() -> _Words:
     data = json.loads(files("qa_bot").joinpath("data", "answer_slots.json").read_text(encoding="utf-8"))
-    sets = {k: frozenset(fold(w) for w in v) for k, v in data.items() if not k.startswith("_") and k != "measures"}
+    sets = {k: frozenset(fold(w) for w in v) for k, v in data.items() if not k.startswith("_") and isinstance(v, list)}
     measures = data["measures"]
     return _Words(
         sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
@@ -72,6 +73,7 @@ def _words() -> _Words:
         sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
         sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"], sets["ordinal_qualifiers"],
         sets["light_verbs"], sets["naming_words"], sets["superlative_words"],
+        {fold(k): frozenset(fold(w) for w in v) for k, v in data["extreme_ordinals"].items()},
         {fold(n): m for m, d in measures.items() for n in d["nouns"]},
         {m: frozenset(d["units"]) for m, d in measures.items()},
         frozenset(u for d in measures.values() for u in d["units"]),
@@ -254,6 +256,24 @@ def asks_most(question: str) -> bool:
                 return False
         return False
     return False
+
+
+def asked_extreme(question: str) -> str | None:
+    """«первый» or «последний» when the question asks for the first or last of something («Как звали первого
+    ректора …?», «Когда прошёл последний чемпионат?»): the ordinal right before a noun (adjectives between)."""
+    extremes = _words().extremes
+    tokens = _tokens(question)
+    for i, t in enumerate(tokens):
+        if t.pos == "ADJF" and t.lemma in extremes:
+            rest = list(itertools.dropwhile(lambda u: u.pos == "ADJF", tokens[i + 1 : i + 1 + WINDOW]))
+            if rest and rest[0].pos == "NOUN":
+                return t.lemma
+    return None
+
+
+def says_extreme(extreme: str, text: str) -> bool:
+    """The text says it is the first (or last) one: «первый», «впервые», … (answer_slots.json)."""
+    return any(t.lemmas & _words().extremes[extreme] for t in _tokens(text))
 
 
 def says_most(text: str) -> bool:

@@ -8,6 +8,7 @@ from qa_bot.slots import (
     Slot,
     asked_attribute,
     asked_events,
+    asked_extreme,
     asked_focus,
     asked_named,
     asked_role,
@@ -22,6 +23,7 @@ from qa_bot.slots import (
     other_kind,
     other_time,
     same_event,
+    says_extreme,
     says_most,
     time_points,
 )
@@ -227,6 +229,16 @@ def test_a_sentence_names_one_of_what_a_which_question_asks_about_in_quotes() ->
     assert names_instance("завод", "Станки закупил Северный завод «Вектор».")  # adjectives before the noun
     assert not names_instance("выставка", "На выставке показали новые станки.")  # no name given
     assert not names_instance("выставка", 'Компания "Росток" показала новые станки.')  # a name, not of an exhibition
+
+
+def test_a_question_after_the_first_or_last_one_wants_an_answer_that_says_so() -> None:
+    assert asked_extreme("Как звали первого ректора университета?") == "первый"
+    assert asked_extreme("Когда прошёл последний чемпионат мира?") == "последний"
+    assert asked_extreme("Кто стал первым русским профессором химии?") == "первый"  # adjectives between
+    assert asked_extreme("Кто был ректором университета?") is None
+    assert says_extreme("первый", "Сталь здесь впервые выплавили в 1890 году.")
+    assert says_extreme("первый", "Первый чемпионат прошёл в Хельсинки.")
+    assert not says_extreme("первый", "Лобачевский был ректором университета.")
 
 
 def test_months_and_years_a_text_names_and_an_answer_about_another_time() -> None:
