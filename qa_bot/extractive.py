@@ -2,7 +2,8 @@
 
 Each sentence of the top passages is scored by the question's words it (and its neighbours, and its
 article's title when that names a topic) covers, by the sentence encoder's similarity to the question
-when one is at hand, and by whether it holds the kind of answer asked for (a number for «сколько», a date for «когда», a reason for «почему», ...);
+when one is at hand, and by whether it holds the kind of answer asked for (a number for «сколько», a
+date for «когда», a reason for «почему», ...);
 a number counts as that kind only when it counts what was asked, a name only beside the asked role
 (slots.py). A sentence that shares no word with the question comes after the one before it.
 The best sentence is taken, the next one too when only it holds the asked-for kind, and one more
@@ -24,6 +25,7 @@ from .ingest import is_dateline
 from .questions import answer_types, quoted_names, refers_back, sentence_evidence
 from .retrieve import Hit
 from .slots import (
+    Attribute,
     asked_attribute,
     asked_events,
     asked_extreme,
@@ -106,12 +108,13 @@ def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> lis
     for rank, hit in enumerate(hits, start=1):
         spans = passage_sentences(hit)
         terms = [frozenset(lemmas(s.text)) for s in spans]
+        topic = _topic(hit)
         for i, span in enumerate(spans):
             position = (hit.chunk.doc_id, hit.chunk.start + span.start)
             if position in seen or is_dateline(span.text):
                 continue  # the same sentence in an overlapping chunk; a dateline dates the report, not its facts
             seen.add(position)
-            around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2], _topic(hit)) - terms[i]
+            around = frozenset().union(*terms[max(0, i - 1) : i], *terms[i + 1 : i + 2], topic) - terms[i]
             weight = 0.6 + 0.4 * max(hit.score, 0.0) / top
             if rank > 1 and hit.chunk.doc_id != hits[0].chunk.doc_id:
                 weight *= OTHER_DOCUMENT_WEIGHT  # the first passage's document is where the answer usually is
@@ -218,40 +221,7 @@ def extract_answer(
     candidates = _candidates(hits, asked)
     if not candidates or not (question_terms or context_terms or similarity):
         return None
-    slot = asked_slot(question) if kind in ("number", None) else None
-    if kind is None and slot is not None:
-        kind = "number"  # «Какой бюджет …», «Какова цена …»: an amount is asked, in its units
-    if slot is not None and slot.noun and slot.noun not in question_terms:
-        # a misspelt counted noun («вагонав»): the question term the index read it as
-        close = difflib.get_close_matches(slot.noun, question_terms, n=1, cutoff=0.75)
-        slot = replace(slot, noun=close[0]) if close else slot
-    if slot is not None:  # «сколько врачей»: a count of years or of other things does not answer
-        for c in candidates:
-            if "number" in c.evidence and not fills(slot, c.text):
-                c.evidence.discard("number")
-    role = asked_role(question) if kind == "person" else None
-    if role is not None and role.head not in question_terms:
-        # a misspelt role word («министор»): the question term the index read it as
-        close = difflib.get_close_matches(role.head, question_terms, n=1, cutoff=0.75)
-        role = replace(role, head=close[0]) if close else role
-    if role is not None:  # «кто председатель X»: a name beside another office, or of another X, does not
-        for c in candidates:
-            if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
-                c.evidence.discard("person")
-    named_noun = asked_named(question)
-    if kind == "name" and named_noun is not None:
-        # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …» names it
-        for c in candidates:
-            if "name" not in c.evidence and names_as(named_noun, c.text):
-                c.evidence.add("name")
-    focus = asked_focus(question) if kind is None else None
-    if focus:
-        for c in candidates:
-            c.names_focus = names_instance(focus, c.text)
-    attribute = asked_attribute(question)
-    if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
-        for c in candidates:
-            c.of_other = gives_other(attribute, c.text)
+    kind, named_noun, attribute = _mark(candidates, question, kind, question_terms, knows)
     mentions: dict[str, float] = {}
     if names and document_terms is not None:
         for doc in {c.hit.chunk.doc_id for c in candidates}:
@@ -358,6 +328,50 @@ def extract_answer(
     found.missing = _missing(found, question_terms, idf, kind, knows)
     _judge(found, question, best, candidates, question_terms, list(names) + list(name_words), events, kind, named_noun)
     return found
+
+
+def _mark(
+    candidates: list[Candidate], question: str, kind: str | None, question_terms: list[str],
+    knows: Callable[[str], bool] | None,
+) -> tuple[str | None, str | None, Attribute | None]:  # fmt: skip
+    """Keep each candidate's evidence to what answers this question (a number that counts the asked thing, a
+    name beside the asked role, …) and flag what it says of something else; (kind, the noun whose name is
+    asked, the asked attribute)."""
+    slot = asked_slot(question) if kind in ("number", None) else None
+    if kind is None and slot is not None:
+        kind = "number"  # «Какой бюджет …», «Какова цена …»: an amount is asked, in its units
+    if slot is not None and slot.noun and slot.noun not in question_terms:
+        # a misspelt counted noun («вагонав»): the question term the index read it as
+        close = difflib.get_close_matches(slot.noun, question_terms, n=1, cutoff=0.75)
+        slot = replace(slot, noun=close[0]) if close else slot
+    if slot is not None:  # «сколько врачей»: a count of years or of other things does not answer
+        for c in candidates:
+            if "number" in c.evidence and not fills(slot, c.text):
+                c.evidence.discard("number")
+    role = asked_role(question) if kind == "person" else None
+    if role is not None and role.head not in question_terms:
+        # a misspelt role word («министор»): the question term the index read it as
+        close = difflib.get_close_matches(role.head, question_terms, n=1, cutoff=0.75)
+        role = replace(role, head=close[0]) if close else role
+    if role is not None:  # «кто председатель X»: a name beside another office, or of another X, does not
+        for c in candidates:
+            if "person" in c.evidence and not fills_role(role, c.text, knows or (lambda _: True)):
+                c.evidence.discard("person")
+    named_noun = asked_named(question)
+    if kind == "name" and named_noun is not None:
+        # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …» names it
+        for c in candidates:
+            if "name" not in c.evidence and names_as(named_noun, c.text):
+                c.evidence.add("name")
+    focus = asked_focus(question) if kind is None else None
+    if focus:
+        for c in candidates:
+            c.names_focus = names_instance(focus, c.text)
+    attribute = asked_attribute(question)
+    if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
+        for c in candidates:
+            c.of_other = gives_other(attribute, c.text)
+    return kind, named_noun, attribute
 
 
 def _judge(
