@@ -93,13 +93,10 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-_QUOTED = re.compile(r"«([^«»]+)»|\"([^\"]+)\"|„([^„“]+)“")
-
-
 def quoted_names(question: str) -> list[str]:
     """The names the question gives in quotes («Сколько зрителей вмещает «Казань Арена»?» -> Казань Арена):
     each is one thing, whose words a document must have together, not one here and one in another document."""
-    return [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(question)]
+    return [m.group(1).strip() for m in _QUOTED.finditer(question)]
 
 
 def leans_on_history(question: str) -> bool:
