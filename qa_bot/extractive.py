@@ -22,7 +22,7 @@ import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .ingest import is_dateline
-from .questions import answer_types, quoted_names, refers_back, sentence_evidence
+from .questions import answer_types, names_people_only, quoted_names, refers_back, sentence_evidence
 from .retrieve import Hit
 from .slots import (
     Attribute,
@@ -221,7 +221,7 @@ def extract_answer(
     candidates = _candidates(hits, asked)
     if not candidates or not (question_terms or context_terms or similarity):
         return None
-    kind, named_noun, attribute = _mark(candidates, question, kind, question_terms, knows)
+    kind, named_noun, attribute = _mark(candidates, question, kind, question_terms, knows, asked)
     mentions: dict[str, float] = {}
     if names and document_terms is not None:
         for doc in {c.hit.chunk.doc_id for c in candidates}:
@@ -332,7 +332,7 @@ def extract_answer(
 
 def _mark(
     candidates: list[Candidate], question: str, kind: str | None, question_terms: list[str],
-    knows: Callable[[str], bool] | None,
+    knows: Callable[[str], bool] | None, asked: frozenset[str],
 ) -> tuple[str | None, str | None, Attribute | None]:  # fmt: skip
     """Keep each candidate's evidence to what answers this question (a number that counts the asked thing, a
     name beside the asked role, …) and flag what it says of something else; (kind, the noun whose name is
@@ -359,10 +359,11 @@ def _mark(
                 c.evidence.discard("person")
     named_noun = asked_named(question)
     if kind == "name" and named_noun is not None:
-        # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …» names it
         for c in candidates:
+            if "name" in c.evidence and not _animate(named_noun) and names_people_only(c.text, asked):
+                c.evidence.discard("name")  # «Как называется компания …?» is not answered by «Олег Златин, …»
             if "name" not in c.evidence and names_as(named_noun, c.text):
-                c.evidence.add("name")
+                c.evidence.add("name")  # «Как называется белый пигмент …?» — «… диоксида титана, белого пигмента …»
     focus = asked_focus(question) if kind is None else None
     if focus:
         for c in candidates:
@@ -424,6 +425,12 @@ def _missing(
     categories = types.categories["any"] | (types.categories.get(kind or "", frozenset()) if found.type_ok else frozenset())
     lacking = [t for t in terms if (knows is None or knows(t)) and t not in categories and not _has(window, t)]
     return sum(idf[t] for t in lacking) / total
+
+
+def _animate(noun: str) -> bool:
+    from .text import _morph
+
+    return "anim" in _morph().parse(noun)[0].tag
 
 
 def _of_title(c: Candidate, nouns: Sequence[str]) -> bool:

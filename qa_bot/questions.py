@@ -204,6 +204,13 @@ _INITIAL = re.compile(r"(?<![\w-])[А-ЯЁ]\.\s*$")  # «И. Петров»: an 
 _QUOTED = re.compile(r"[«\"„]([^«»\"“”„]{2,80})[»\"“”]")
 
 
+def names_people_only(sentence: str, asked: frozenset[str] = frozenset()) -> bool:
+    """The only names the sentence gives (beyond the question's) are people's: «Олег Златин, директор …»
+    names no company."""
+    grams = _name_grammemes(sentence, asked)
+    return bool(grams) and grams <= {"Name", "Surn", "Patr"}
+
+
 def _name_grammemes(sentence: str, asked: frozenset[str] = frozenset()) -> set[str]:
     """Name-like grammemes (pymorphy3: Name, Surn, Patr, Geox, Orgn) of the capitalised words the question
     does not contain; "Orgn" also for an acronym, "Title" for a quoted name («Казань Арена»), "Term" for a quoted

@@ -20,6 +20,7 @@ from qa_bot.questions import (
     clean_question,
     cyrillic_reading,
     leans_on_history,
+    names_people_only,
     quoted_names,
     refers_back,
     sentence_evidence,
@@ -280,6 +281,8 @@ def test_off_topic_and_unknown_things_are_refused(answerer: Answerer) -> None:
         "Какая зарплата у министра экономики Удмуртии?",  # no amount of money next to the minister
         "Сколько стоит один автобус МАЗ?",  # a count of buses is not a price
         "Кто директор Могилевского лифтового завода?",  # the plant is named, its director is not
+        # «… у компании из Витебска» names no company; «Олег Златин, директор …» beside it is a person
+        "Как называется витебская компания, у которой ижевский завод закупает комплектующие?",
     ],
 )
 def test_same_topic_questions_the_documents_do_not_answer_are_refused(answerer: Answerer, question: str) -> None:
@@ -313,6 +316,8 @@ def test_question_analysis() -> None:
         assert answer_type(question) == "date", question
     assert answer_type("Из-за чего закрыли комбинат?") == "reason" == answer_type("С какой целью строили канал?")
     assert answer_type("Как звали первого ректора?") == "person"
+    assert names_people_only("Олег Златин, директор завода, сказал это.")
+    assert not names_people_only("Договор подписал Олег Златин с компанией «Вектор».")
     assert answer_type("Чьим именем назван университет?") == "person" == answer_type("Whose plant is it?")
     assert answer_type("Из какой страны приехал учёный?") == "place" == answer_type("На каком острове монастырь?")
     assert "date" in sentence_evidence("Собор построен в XVI веке.") and "date" not in sentence_evidence("Собор большой.")
