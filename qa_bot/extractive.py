@@ -40,6 +40,7 @@ from .slots import (
     gives_other,
     names_as,
     names_instance,
+    only_in_contrast,
     other_kind,
     other_time,
     same_event,
@@ -404,7 +405,11 @@ def _judge(
     # of another document that only shares the year tells of something else)
     own = [c for c in found.chosen if c.hit.chunk.doc_id == best.hit.chunk.doc_id]
     near = [n for c in own for n in (_sentence_at(c, candidates, -1), c, _sentence_at(c, candidates, 1)) if n]
-    found.other_kind = other_kind(question, best.text, _topic_text(best.hit))
+    # «Сколько игроков в команде по хоккею с шайбой?» over «… 11 игроков. В отличие от хоккея с шайбой, …»
+    said = " ".join(c.text for c in found.chosen)
+    found.other_kind = other_kind(question, best.text, _topic_text(best.hit)) or bool(
+        only_in_contrast(question, question_terms, said)
+    )
     found.other_time = other_time(question, " ".join(c.text for c in own), " ".join(n.text for n in near))
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)

@@ -57,6 +57,8 @@ class _Words:
     naming: frozenset[str]
     superlative: frozenset[str]
     extremes: dict[str, frozenset[str]]  # «первый» -> the words an answer says it with («впервые», …)
+    contrast: tuple[str, ...]  # «в отличие от»: what follows is what the sentence is not about
+    difference: frozenset[str]  # «отличаться», «разница»: the question asks for the contrast itself
     measure_of: dict[str, str]  # a noun or verb lemma -> the measure it asks («глубина» -> length)
     measure_units: dict[str, frozenset[str]]  # a measure -> the units of a number answering it
     unit_signs: frozenset[str]  # every unit, as written («м», «т», «°»)
@@ -74,6 +76,7 @@ def _words() -> _Words:
         sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"], sets["ordinal_qualifiers"],
         sets["light_verbs"], sets["naming_words"], sets["superlative_words"],
         {fold(k): frozenset(fold(w) for w in v) for k, v in data["extreme_ordinals"].items()},
+        tuple(data["contrast_phrases"]), sets["difference_words"],
         {fold(n): m for m, d in measures.items() for n in d["nouns"]},
         {m: frozenset(d["units"]) for m, d in measures.items()},
         frozenset(u for d in measures.values() for u in d["units"]),
@@ -344,6 +347,25 @@ def other_kind(question: str, sentence: str, topic: str = "") -> bool:
             ):
                 return True
     return False
+
+
+def only_in_contrast(question: str, terms: list[str], text: str) -> list[str]:
+    """The question's terms that `text` names only after «в отличие от …» (answer_slots.json), up to the
+    next punctuation: «В отличие от хоккея с шайбой, в хоккее с мячом …» is not about хоккей с шайбой.
+    None for a question about the difference itself («Чем … отличается от …?», «… в отличие от …?»)."""
+    from .extractive import related
+    from .text import lemmas
+
+    words = _words()
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words.contrast)) + r")\s[^,.;:!?—–]+", re.IGNORECASE)
+    if pattern.search(question) or any(t.lemma in words.difference for t in _tokens(question)):
+        return []
+    inside = [lemmas(m.group()) for m in pattern.finditer(text)]
+    if not inside:
+        return []
+    outside = lemmas(pattern.sub(" ", text))
+    return [t for t in terms if any(related(t, w) for part in inside for w in part) and not any(
+        related(t, w) for w in outside)]  # fmt: skip
 
 
 def time_points(text: str) -> frozenset[tuple[str, str]]:

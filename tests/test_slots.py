@@ -20,6 +20,7 @@ from qa_bot.slots import (
     gives_other,
     names_as,
     names_instance,
+    only_in_contrast,
     other_kind,
     other_time,
     same_event,
@@ -239,6 +240,17 @@ def test_a_question_after_the_first_or_last_one_wants_an_answer_that_says_so() -
     assert says_extreme("первый", "Сталь здесь впервые выплавили в 1890 году.")
     assert says_extreme("первый", "Первый чемпионат прошёл в Хельсинки.")
     assert not says_extreme("первый", "Лобачевский был ректором университета.")
+
+
+def test_what_a_sentence_names_only_after_in_contrast_to_it_is_not_about() -> None:
+    text = "В каждой команде 11 игроков. В отличие от регби, в футболе нельзя брать мяч руками."
+    terms = ["игрок", "команда", "регби"]
+    assert only_in_contrast("Сколько игроков в команде по регби?", terms, text) == ["регби"]
+    assert only_in_contrast("Сколько игроков в команде?", ["игрок", "команда"], text) == []
+    # a question about the difference itself wants that sentence
+    assert only_in_contrast("Чем футбол отличается от регби?", ["футбол", "регби"], text) == []
+    assert only_in_contrast("Что нельзя в футболе, в отличие от регби?", ["футбол", "регби"], text) == []
+    assert only_in_contrast("Сколько игроков в регби?", ["игрок", "регби"], "В регби 15 игроков.") == []
 
 
 def test_months_and_years_a_text_names_and_an_answer_about_another_time() -> None:
