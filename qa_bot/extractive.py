@@ -99,7 +99,7 @@ class Extraction:
     not_yet: bool = False  # the question asks of a past event the answer tells only as still to come
     not_most: bool = False  # the question asks for the most (first, last) one, the answer says of nothing that it is
     other_time: bool = False  # the question names a month or year, the answer another one and not it
-    other_kind: bool = False  # the best sentence tells of another kind of the asked thing («отечественный завод»)
+    other_kind: bool = False  # of another one of the asked thing («отечественный завод»), or it only «в отличие от …»
 
 
 def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> list[Candidate]:

@@ -41,7 +41,7 @@ class Evidence:
     not_yet: float = 0.0  # 1: a past event asked of, the answer tells it only as to come (a rule, not a feature)
     not_most: float = 0.0  # 1: the question asks for the most (first, last), the answer does not say so (a rule)
     other_time: float = 0.0  # 1: the question names a month or year, the answer only others (a rule)
-    other_kind: float = 0.0  # 1: the answer is of another kind of the asked thing (a rule)
+    other_kind: float = 0.0  # 1: the answer is of another one of the asked thing, or names it only in contrast (a rule)
 
     def vector(self, names: list[str]) -> list[float]:
         values = asdict(self)
@@ -64,8 +64,9 @@ class RefusalModel:
         """Refusals that need no model: not one word of a Russian question in the answer; the question
         names what the answer's documents never mention, or asks an attribute the answer gives of something
         else (the answer is about something else), or asks what has happened of what the answer says is still
-        to come, or asks which is the most and the answer says of nothing that it is, or asks of a month or
-        year and the answer tells of others."""
+        to come, or asks which is the most (the first, the last) and the answer says of nothing that it is,
+        or asks of a month or year and the answer tells of others, or names one thing and the answer tells of
+        another of its kind or names it only in contrast («в отличие от …»)."""
         return (
             bool(evidence.russian and evidence.coverage == 0)
             or evidence.names < 1
