@@ -22,30 +22,32 @@ import numpy as np
 
 from .citations import Citation, citation_for, idf_weights, passage_sentences
 from .ingest import is_dateline
+from .mismatch import (
+    asked_extreme,
+    asks_most,
+    only_in_contrast,
+    other_kind,
+    other_time,
+    says_extreme,
+    says_most,
+)
 from .questions import answer_types, names_people_only, quoted_names, refers_back, sentence_evidence
 from .retrieve import Hit
 from .slots import (
     Attribute,
     asked_attribute,
     asked_events,
-    asked_extreme,
     asked_focus,
     asked_named,
     asked_role,
     asked_slot,
-    asks_most,
     event_tenses,
     fills,
     fills_role,
     gives_other,
     names_as,
     names_instance,
-    only_in_contrast,
-    other_kind,
-    other_time,
     same_event,
-    says_extreme,
-    says_most,
 )
 from .text import lemma, lemmas, words
 

@@ -8,25 +8,17 @@ from qa_bot.slots import (
     Slot,
     asked_attribute,
     asked_events,
-    asked_extreme,
     asked_focus,
     asked_named,
     asked_role,
     asked_slot,
-    asks_most,
     event_tenses,
     fills,
     fills_role,
     gives_other,
     names_as,
     names_instance,
-    only_in_contrast,
-    other_kind,
-    other_time,
     same_event,
-    says_extreme,
-    says_most,
-    time_points,
 )
 
 
@@ -161,24 +153,6 @@ def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
     assert asked_attribute("У какого учителя Ломоносов учился в Марбурге?") is None
 
 
-def test_a_sentence_on_another_one_of_what_the_question_names() -> None:
-    question = "В каком году пустили Тульский оружейный завод?"
-    assert other_kind(question, "Первый отечественный оружейный завод пустили в 1712 году.")
-    assert not other_kind(question, "Тульский оружейный завод пустили в 1712 году.")
-    assert not other_kind(question, "Оружейный завод в Туле пустили в 1712 году.")  # no other kind of it
-    # the proper adjective elsewhere in the sentence does not make its noun the asked one
-    assert other_kind("Что купил Тульский автомобильный завод?", "Станки купили Ижевский завод и Тульское депо.")
-    assert not other_kind(question, "Первый отечественный оружейный завод пустили в 1712 году.", "Тула")
-    # in the article on «Ладожское озеро» a bare «озеро» is that lake, not the asked one
-    onega = "В каком месяце замерзает Онежское озеро?"
-    assert other_kind(onega, "Прибрежные участки озера замерзают в декабре.", "Ладожское озеро")
-    assert not other_kind(onega, "Прибрежные участки озера замерзают в декабре.", "Онежское озеро")
-    assert not other_kind(onega, "Прибрежные участки озера замерзают в декабре.")
-    # what a which-question asks about is named by a narrower kind: «какого российского» — «Тульского»
-    assert not other_kind("Продукция какого Уральского завода нужна Туле?", "Туле нужна продукция Тагильского завода.")
-    assert not other_kind("Какой город стоит на белорусской границе?", "Город стоит на польской границе.")  # lower case
-
-
 def test_the_event_a_question_asks_about() -> None:
     assert asked_events("Когда закрыли старую верфь?") == ["закрыли"]
     assert asked_events("Кто построил мост через реку?") == ["построил"]
@@ -204,18 +178,6 @@ def test_the_tense_a_text_tells_an_event_in() -> None:
     assert event_tenses("Планируется поставить станки.", ["поставить"]) == set()  # an infinitive tells no tense
 
 
-def test_a_question_after_the_most_of_something_wants_a_superlative_in_the_answer() -> None:
-    assert asks_most("Какая самая высокая гора края?") and asks_most("Какая гора самая высокая?")
-    assert asks_most("Как называется крупнейший остров озера?") and asks_most("Какой наиболее древний город?")
-    # a superlative describing what the question is about, or in its predicate, asks nothing
-    assert not asks_most("Какую долю воды хранит самое глубокое озеро?")
-    assert not asks_most("Какая продукция пользуется наибольшим спросом?")
-    assert not asks_most("Какая гора стоит над городом?")
-    assert says_most("Крупнейший остров — Валаам.") and says_most("Это самый большой остров.")
-    assert says_most("Здесь наиболее древние постройки.")
-    assert not says_most("Город стоит на высоком берегу, на горах.")
-
-
 def test_a_sentence_names_the_asked_thing_in_common_words_by_apposition_or_a_naming_word() -> None:
     assert names_as("пигмент", "Руда идёт на производство диоксида титана, белого пигмента для красок.")
     assert names_as("пигмент", "Самый распространённый пигмент — диоксид титана.")
@@ -230,41 +192,6 @@ def test_a_sentence_names_one_of_what_a_which_question_asks_about_in_quotes() ->
     assert names_instance("завод", "Станки закупил Северный завод «Вектор».")  # adjectives before the noun
     assert not names_instance("выставка", "На выставке показали новые станки.")  # no name given
     assert not names_instance("выставка", 'Компания "Росток" показала новые станки.')  # a name, not of an exhibition
-
-
-def test_a_question_after_the_first_or_last_one_wants_an_answer_that_says_so() -> None:
-    assert asked_extreme("Как звали первого ректора университета?") == "первый"
-    assert asked_extreme("Когда прошёл последний чемпионат мира?") == "последний"
-    assert asked_extreme("Кто стал первым русским профессором химии?") == "первый"  # adjectives between
-    assert asked_extreme("Кто был ректором университета?") is None
-    assert says_extreme("первый", "Сталь здесь впервые выплавили в 1890 году.")
-    assert says_extreme("первый", "Первый чемпионат прошёл в Хельсинки.")
-    assert not says_extreme("первый", "Лобачевский был ректором университета.")
-
-
-def test_what_a_sentence_names_only_after_in_contrast_to_it_is_not_about() -> None:
-    text = "В каждой команде 11 игроков. В отличие от регби, в футболе нельзя брать мяч руками."
-    terms = ["игрок", "команда", "регби"]
-    assert only_in_contrast("Сколько игроков в команде по регби?", terms, text) == ["регби"]
-    assert only_in_contrast("Сколько игроков в команде?", ["игрок", "команда"], text) == []
-    # a question about the difference itself wants that sentence
-    assert only_in_contrast("Чем футбол отличается от регби?", ["футбол", "регби"], text) == []
-    assert only_in_contrast("Что нельзя в футболе, в отличие от регби?", ["футбол", "регби"], text) == []
-    assert only_in_contrast("Сколько игроков в регби?", ["игрок", "регби"], "В регби 15 игроков.") == []
-
-
-def test_months_and_years_a_text_names_and_an_answer_about_another_time() -> None:
-    assert time_points("Лёд сходит в апреле, а в 1985 году — в мае; глубина 1642 м.") == {
-        ("month", "апрель"), ("month", "май"), ("year", "1985")
-    }  # «1642 м» is no year
-    climate = "Средняя температура января −10 °C, июля — +20 °C."
-    assert other_time("Какая температура в апреле?", climate, climate)
-    assert not other_time("Какая температура в июле?", climate, climate)
-    assert not other_time("Какая температура зимой?", climate, climate)  # no month asked
-    # another year in the answer, the asked one only in a neighbour: the answer may well be about it
-    assert other_time("Сколько туристов было в 2019 году?", "В 2023 году приехали 4 млн туристов.", "")
-    assert not other_time("Сколько туристов было в 2019 году?", "В 2023 году — 4 млн.", "А в 2019 году — 3 млн.")
-    assert not other_time("Сколько туристов было в 2019 году?", "Город посещают 4 млн туристов.", "")  # no year told
 
 
 def test_the_thing_a_name_question_asks_the_name_of() -> None:
