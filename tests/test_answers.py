@@ -49,6 +49,17 @@ def said(answer_text: str, fact: str) -> bool:
     return normalize_for_match(fact) in normalize_for_match(answer_text)
 
 
+def small_collection(tmp_path: Path, e5: Embedder, files: dict[str, str]) -> Answerer:
+    """An extractive answerer over a few documents written for one test (file name -> text)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    index, _ = update_index(settings, e5, [docs])
+    return Answerer(Retriever(index, e5), None, settings)
+
+
 @pytest.mark.parametrize(
     ("question", "doc_id", "fact"),
     [
@@ -70,33 +81,26 @@ def test_reader_questions_answered_with_the_sentence_that_holds_the_answer(
 
 
 def test_a_which_question_is_answered_by_the_sentence_that_names_one_in_quotes(tmp_path: Path, e5: Embedder) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "expo.txt").write_text(
-        "Уральские заводы расширяют экспорт станков.\n\n"
-        "Уральский станкозавод представил на выставке новый токарный станок с числовым управлением. "
-        "Станок уже заказали три предприятия из Казахстана.\n\n"
-        "Предприятия области были представлены на международной выставке «Металлообработка-2026». "
-        "Там подписали десять контрактов.\n",
-        encoding="utf-8",
-    )
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    index, _ = update_index(settings, e5, [docs])
-    answer = Answerer(Retriever(index, e5), None, settings).answer("На какой выставке были представлены уральские предприятия?")
+    answerer = small_collection(tmp_path, e5, {
+        "expo.txt": (
+            "Уральские заводы расширяют экспорт станков.\n\n"
+            "Уральский станкозавод представил на выставке новый токарный станок с числовым управлением. "
+            "Станок уже заказали три предприятия из Казахстана.\n\n"
+            "Предприятия области были представлены на международной выставке «Металлообработка-2026». "
+            "Там подписали десять контрактов.\n"
+        ),
+    })  # fmt: skip
+    answer = answerer.answer("На какой выставке были представлены уральские предприятия?")
     assert not answer.refused and "Металлообработка-2026" in answer.answer, answer.answer
 
 
 def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter(tmp_path: Path, e5: Embedder) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "plant.txt").write_text(
-        "Комбинат на берегу озера открыли в 1966 году. Его окончательно закрыли в 2013 году из-за убытков.\n"
-        "Средняя температура воды в озере в июле — около 15 °C.\n",
-        encoding="utf-8",
-    )
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    index, _ = update_index(settings, e5, [docs])
-    answerer = Answerer(Retriever(index, e5), None, settings)
+    answerer = small_collection(tmp_path, e5, {
+        "plant.txt": (
+            "Комбинат на берегу озера открыли в 1966 году. Его окончательно закрыли в 2013 году из-за убытков.\n"
+            "Средняя температура воды в озере в июле — около 15 °C.\n"
+        ),
+    })  # fmt: skip
     answer = answerer.answer("Что произошло с комбинатом в 2013 году?")  # «произошло» would make it a news filter
     assert not answer.refused and "закрыли" in answer.answer, answer.answer
     # a month the documents give nothing for, when they tell of another month: refused
@@ -105,20 +109,15 @@ def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter
 
 
 def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, e5: Embedder) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "hockey.txt").write_text(
-        "Крупнейшая крытая арена для хоккея — «Северная Арена» в Мурманске; она вмещает около 9 тыс. зрителей.\n"
-        "Сезон длится с ноября по март.\n",
-        encoding="utf-8",
-    )
-    (docs / "city.txt").write_text(
-        "Тверь — старинный город на Волге. В 2019 году на стадионе «Тверь Арена» прошёл финал кубка.\n",
-        encoding="utf-8",
-    )
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    index, _ = update_index(settings, e5, [docs])
-    answerer = Answerer(Retriever(index, e5), None, settings)
+    answerer = small_collection(tmp_path, e5, {
+        "hockey.txt": (
+            "Крупнейшая крытая арена для хоккея — «Северная Арена» в Мурманске; она вмещает около 9 тыс. зрителей.\n"
+            "Сезон длится с ноября по март.\n"
+        ),
+        "city.txt": (
+            "Тверь — старинный город на Волге. В 2019 году на стадионе «Тверь Арена» прошёл финал кубка.\n"
+        ),
+    })  # fmt: skip
     # «Тверь» is in one document and «… Арена» with a capacity in the other: no document names «Тверь Арена»'s
     assert answerer.answer("Сколько зрителей вмещает «Тверь Арена»?").refused
     answer = answerer.answer("Сколько зрителей вмещает «Северная Арена»?")
@@ -126,47 +125,37 @@ def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, 
 
 
 def test_an_article_states_its_own_attribute_without_naming_itself(tmp_path: Path, e5: Embedder) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "copper.txt").write_text(
-        "Медь\n\nМедь — пластичный металл красноватого цвета. Металл плавится при температуре 1085 °C и хорошо "
-        "проводит ток.\n",
-        encoding="utf-8",
-    )
-    (docs / "tin.txt").write_text(
-        "Олово\n\nОлово — мягкий серебристый металл, его сплав с медью называют бронзой. Температура плавления "
-        "олова — 232 °C, поэтому его плавят даже на газовой плите.\n",
-        encoding="utf-8",
-    )
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    index, _ = update_index(settings, e5, [docs])
-    answer = Answerer(Retriever(index, e5), None, settings).answer("Какова температура плавления меди?")
+    answerer = small_collection(tmp_path, e5, {
+        "copper.txt": (
+            "Медь\n\nМедь — пластичный металл красноватого цвета. Металл плавится при температуре 1085 °C и хорошо "
+            "проводит ток.\n"
+        ),
+        "tin.txt": (
+            "Олово\n\nОлово — мягкий серебристый металл, его сплав с медью называют бронзой. Температура плавления "
+            "олова — 232 °C, поэтому его плавят даже на газовой плите.\n"
+        ),
+    })  # fmt: skip
+    answer = answerer.answer("Какова температура плавления меди?")
     # the tin sentence names the attribute word for word, but of tin; the copper article says it of copper
     assert not answer.refused and "1085" in answer.answer and "232" not in answer.answer, answer.answer
 
 
 def test_a_short_title_is_the_topic_of_every_sentence_of_its_article(tmp_path: Path, e5: Embedder) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "tver.txt").write_text(
-        "Тверь\n\nТверь — город на Волге.\n\nВ XIII веке здесь правили удельные князья, и в городе строили "
-        "каменные храмы. По легенде, город основан в 1135 году на месте торгового поселения.\n",
-        encoding="utf-8",
-    )
-    (docs / "news.txt").write_text(
-        "Псков и Тверь подписали соглашение о туризме\n\nГорода обменяются выставками. Соглашение основано на "
-        "договоре 2019 года.\n",
-        encoding="utf-8",
-    )
-    (docs / "pskov.txt").write_text(  # no title line: the lead sentence defines the topic
-        "Псков (впервые упомянут в летописи) — древний город на северо-западе России при слиянии рек Великой и "
-        "Псковы, с каменным кремлём и соборами.\n\nВ XV веке здесь чеканили свою монету. Город выдержал осаду "
-        "в 1581 году.\n",
-        encoding="utf-8",
-    )
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    index, _ = update_index(settings, e5, [docs])
-    answerer = Answerer(Retriever(index, e5), None, settings)
+    answerer = small_collection(tmp_path, e5, {
+        "tver.txt": (
+            "Тверь\n\nТверь — город на Волге.\n\nВ XIII веке здесь правили удельные князья, и в городе строили "
+            "каменные храмы. По легенде, город основан в 1135 году на месте торгового поселения.\n"
+        ),
+        "news.txt": (
+            "Псков и Тверь подписали соглашение о туризме\n\nГорода обменяются выставками. Соглашение основано на "
+            "договоре 2019 года.\n"
+        ),
+        "pskov.txt": (  # no title line: the lead sentence defines the topic
+            "Псков (впервые упомянут в летописи) — древний город на северо-западе России при слиянии рек Великой и "
+            "Псковы, с каменным кремлём и соборами.\n\nВ XV веке здесь чеканили свою монету. Город выдержал осаду "
+            "в 1581 году.\n"
+        ),
+    })  # fmt: skip
 
     def sentence(question: str, start: str) -> Candidate:
         found = answerer.extraction(question, answerer.retriever.search(question))
