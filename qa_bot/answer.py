@@ -143,7 +143,8 @@ class Answerer:
         """Answer `question` (earlier questions of the chat in `history`, oldest first).
 
         Dates in the question («7 октября», «в сентябре 2025», «на прошлой неделе») or `since`/`until`
-        restrict the documents searched (a question's dates only when some document is dated); questions about the documents themselves are answered from
+        restrict the documents searched (a question's own dates only when some document is dated);
+        questions about the documents themselves are answered from
         their metadata.
 
         `on_delta` receives the LLM's text as it is generated; with no generation (extractive answer,
@@ -264,10 +265,12 @@ class Answerer:
         if since or until:
             explicit = period_query(since, until, today)
             return replace(explicit, stripped=text)
-        if not any(info.date for info in self.retriever.index.documents.values()):
+        when = parse_question_dates(text, today)
+        documents = self.retriever.index.documents.values()
+        if when.spans and not when.invalid and not any(info.date for info in documents):
             # no document is dated (an encyclopedia, a manual): «в 2013 году» tells of the content, not a filter
             return DateQuery(stripped=text)
-        return parse_question_dates(text, today)
+        return when
 
     def _documents_in(self, when: DateQuery) -> list[str]:
         return [d for d, info in self.retriever.index.documents.items() if date_in_ranges(info.date, when)]
