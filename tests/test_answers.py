@@ -106,6 +106,7 @@ def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter
     # a month the documents give nothing for, when they tell of another month: refused
     assert answerer.answer("Какая средняя температура воды в озере в январе?").refused
     assert not answerer.answer("Какая средняя температура воды в озере в июле?").refused
+    assert "не существует" in answerer.answer("Что было с комбинатом 32 октября?").answer  # still an impossible date
 
 
 def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, e5: Embedder) -> None:
