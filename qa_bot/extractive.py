@@ -31,7 +31,7 @@ from .mismatch import (
     says_extreme,
     says_most,
 )
-from .questions import answer_types, names_people_only, quoted_names, refers_back, sentence_evidence
+from .questions import answer_types, is_russian, names_people_only, quoted_names, refers_back, sentence_evidence
 from .retrieve import Hit
 from .slots import (
     Attribute,
@@ -41,6 +41,7 @@ from .slots import (
     asked_named,
     asked_role,
     asked_slot,
+    attribute_of_terms,
     event_tenses,
     fills,
     fills_role,
@@ -371,7 +372,7 @@ def _mark(
     if focus:
         for c in candidates:
             c.names_focus = names_instance(focus, c.text)
-    attribute = asked_attribute(question)
+    attribute = asked_attribute(question) if is_russian(question) else attribute_of_terms(question_terms)
     if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
         for c in candidates:
             c.of_other = gives_other(attribute, c.text)

@@ -305,6 +305,14 @@ def asked_attribute(question: str) -> Attribute | None:
     return Attribute(focus, chain, _capitalised(question) & frozenset(chain), frozenset(t.lemma for t in tokens))
 
 
+def attribute_of_terms(terms: list[str]) -> Attribute | None:
+    """The asked attribute of a question in another language, from its Russian terms in order («What is the
+    melting point of aluminium?» -> температура of (плавление, алюминий)): only a measure noun first."""
+    if len(terms) < 2 or terms[0] not in _words().measure_of:
+        return None
+    return Attribute(terms[0], tuple(terms[1:4]), frozenset(), frozenset(terms))
+
+
 def _capitalised(text: str) -> frozenset[str]:
     """Lemmas of the words written with a capital letter, but not merely opening a sentence."""
     out = set()

@@ -139,6 +139,8 @@ def test_an_article_states_its_own_attribute_without_naming_itself(tmp_path: Pat
     answer = answerer.answer("Какова температура плавления меди?")
     # the tin sentence names the attribute word for word, but of tin; the copper article says it of copper
     assert not answer.refused and "1085" in answer.answer and "232" not in answer.answer, answer.answer
+    english = answerer.answer("What is the melting point of copper?")  # the same, from the Russian terms in order
+    assert not english.refused and "1085" in english.answer and "232" not in english.answer, english.answer
 
 
 def test_a_short_title_is_the_topic_of_every_sentence_of_its_article(tmp_path: Path, e5: Embedder) -> None:

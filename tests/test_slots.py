@@ -12,6 +12,7 @@ from qa_bot.slots import (
     asked_named,
     asked_role,
     asked_slot,
+    attribute_of_terms,
     event_tenses,
     fills,
     fills_role,
@@ -149,6 +150,10 @@ def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
     assert river is not None and gives_other(river, "Главный приток — река Суда длиной 184 км.")
     assert not gives_other(river, "Шексна длиной 139 км впадает в Волгу.")
     assert asked_attribute("Какой завод выпускает краны?") is None  # no noun after the asked one
+    # a question in another language: its Russian terms in order, a measure noun first
+    melting = attribute_of_terms(["температура", "плавление", "медь"])
+    assert melting is not None and melting.noun == "температура" and melting.of == ("плавление", "медь")
+    assert attribute_of_terms(["открыть", "титан"]) is None and attribute_of_terms(["глубина"]) is None
     # only a genitive noun is what the attribute belongs to: «Ломоносов» is the subject of «учился»
     assert asked_attribute("У какого учителя Ломоносов учился в Марбурге?") is None
 
