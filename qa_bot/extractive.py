@@ -226,23 +226,18 @@ def extract_answer(
     if not candidates or not (question_terms or context_terms or similarity):
         return None
     kind, named_noun, attribute = _mark(candidates, question, kind, question_terms, knows, asked)
-    mentions: dict[str, float] = {}
-    if names and document_terms is not None:
+    quoted = [frozenset(lemmas(text)) for text in quoted_names(question)] if document_terms is not None else []
+    quoted = [q for q in quoted if q]
+    mentions: dict[str, float] = {}  # per document: the share of the question's names it mentions
+    lacking: dict[str, int] = {}  # per document: the question's quoted names whose words it has not all
+    if (names or quoted) and document_terms is not None:
         for doc in {c.hit.chunk.doc_id for c in candidates}:
             have = document_terms(doc)
-            mentions[doc] = sum(_has(have, n) for n in names) / len(names)
-        for c in candidates:
-            c.weight *= NAME_MISSING_WEIGHT ** round((1 - mentions[c.hit.chunk.doc_id]) * len(names))
-    quoted = [frozenset(lemmas(q)) for q in quoted_names(question)] if document_terms is not None else []
-    quoted = [q for q in quoted if q]
-
-    def quotes_lacking(doc: str) -> int:  # the question's quoted names whose words the document has not all
-        assert document_terms is not None
-        return sum(not all(_has(document_terms(doc), t) for t in q) for q in quoted)
-
-    if quoted:
-        for c in candidates:
-            c.weight *= NAME_MISSING_WEIGHT ** quotes_lacking(c.hit.chunk.doc_id)
+            mentions[doc] = sum(_has(have, n) for n in names) / len(names) if names else 1.0
+            lacking[doc] = sum(not all(_has(have, t) for t in q) for q in quoted)
+        for c in candidates:  # a sentence of a document that lacks them is about something else
+            missed = round((1 - mentions[c.hit.chunk.doc_id]) * len(names)) + lacking[c.hit.chunk.doc_id]
+            c.weight *= NAME_MISSING_WEIGHT**missed
     idf = idf_weights(question_terms + context_terms, hits)
     wanted = {t: idf[t] for t in question_terms} | {t: idf[t] / 3 for t in context_terms}
     if similarity is not None:
@@ -299,7 +294,7 @@ def extract_answer(
         chosen.append(extra)
         covered |= {t for t in wanted if _has(extra.terms, t)}
     names_found = 1.0
-    if mentions:
+    if names and mentions:
         assert document_terms is not None
 
         def unnamed(cs: list[Candidate]) -> list[str]:
@@ -327,7 +322,7 @@ def extract_answer(
         shown = _render([*chosen, antecedent], wanted, kind, best)
         found.answer, found.citations = shown.answer, shown.citations
     if quoted:  # «Казань Арена» is not named by «Казань» in one document and «… Арена» in another
-        names_found = min(names_found, 1 - quotes_lacking(best.hit.chunk.doc_id) / len(quoted))
+        names_found = min(names_found, 1 - lacking[best.hit.chunk.doc_id] / len(quoted))
     found.names_found = names_found
     found.missing = _missing(found, question_terms, idf, kind, knows)
     _judge(found, question, best, candidates, question_terms, list(names) + list(name_words), events, kind, named_noun)

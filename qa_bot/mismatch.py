@@ -105,14 +105,15 @@ def other_kind(question: str, sentence: str, topic: str = "") -> bool:
     from .text import lemmas
 
     proper, focus = _capitalised(question), asked_focus(question)
-    asked = [t.lemma for t in _tokens(question)]
+    question_tokens = _tokens(question)
+    asked = [t.lemma for t in question_tokens]
     tokens = _tokens(sentence)
     kinds = _kinds(tokens)
     implied = {noun: adjectives for adjectives, noun in _kinds(_tokens(topic))}
     kinds += [(implied[t.lemma], t.lemma) for i, t in enumerate(tokens)
               if t.lemma in implied and t.pos == "NOUN" and not (i and tokens[i - 1].pos == "ADJF")]  # fmt: skip
     places = lemmas(topic)
-    for adjectives, noun in _kinds(_tokens(question)):
+    for adjectives, noun in _kinds(question_tokens):
         named = [
             a.lemma
             for a in adjectives
