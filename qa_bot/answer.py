@@ -182,7 +182,7 @@ class Answerer:
         )  # fmt: skip
 
         emitted = False  # whether on_delta already received LLM text
-        unknown = self.retriever.unknown_names(query) if is_russian(query) else []
+        unknown = self.retriever.unknown_names(query)
         if unknown:  # the question is about something no document mentions
             notices.append(messages.not_mentioned(unknown))
         elif self.backend is not None:
@@ -314,7 +314,11 @@ class Answerer:
             result.answer = messages.no_documents_for_dates([format_date(d) for d in nearest_dates(dates, when)])
         elif meta is not None:
             topic = meta.topic or asked
-            found = about_documents(meta, self.retriever.search(topic, k, mode, doc_ids))
+            unknown = self.retriever.unknown_names(topic)
+            if unknown:  # «Когда опубликована статья об Ульяновской области?» where no document mentions it
+                notices.append(messages.not_mentioned(unknown))
+            else:
+                found = about_documents(meta, self.retriever.search(topic, k, mode, doc_ids))
         else:
             found = overview(self.retriever, doc_ids or [], k)
         if found is not None:

@@ -13,7 +13,6 @@ sentence when it covers what the first left out. The figures of the winner go to
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,7 @@ from .slots import (
     names_instance,
     same_event,
 )
-from .text import lemma, lemmas, words
+from .text import lemma, lemmas, related, words
 
 CAPTION_WEIGHT = 0.75  # captions and headings introduce, they do not answer
 SIM_WEIGHT = 0.5  # weight of the encoder similarity (rescaled over the candidates) next to word coverage
@@ -146,18 +145,6 @@ def _topic_text(hit: Hit) -> str:
 
 def _topic(hit: Hit) -> frozenset[str]:
     return frozenset(lemmas(_topic_text(hit)))
-
-
-def related(a: str, b: str) -> bool:
-    """Same lemma, or one word family by a long shared beginning («заменить» / «замена», «беспилотник» /
-    «беспилотный»): Russian derivation changes the ending, not the root."""
-    if a == b:
-        return True
-    shorter = min(len(a), len(b))
-    if shorter < 5 or not a.isalpha() or not b.isalpha():
-        return False
-    common = len(os.path.commonprefix([a, b]))
-    return common >= 5 and common >= 0.75 * shorter
 
 
 def _has(terms: frozenset[str], term: str) -> bool:

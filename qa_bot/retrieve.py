@@ -16,7 +16,7 @@ from .embed import Embedder
 from .index import DocumentInfo, Index, StoredChunk
 from .questions import cyrillic_reading
 from .settings import RetrievalMode
-from .text import STOP_WORDS, is_dictionary_word, lemma, words
+from .text import STOP_WORDS, is_dictionary_word, is_proper_noun, lemma, names_something, related, words
 
 CANDIDATES = 50
 QUERY_CACHE = 64  # question vectors kept per retriever
@@ -175,6 +175,9 @@ class Retriever:
             if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
             out.append(word)
+        # a name typed in lower case («скока лифтов в удмуртии», «ульяновское предприятие») is one too
+        seen = {w.lower() for w in out}
+        out += [w for w in words(question) if w not in seen and w not in STOP_WORDS and names_something(w)]
         return out
 
     def unknown_names(self, question: str) -> list[str]:
@@ -184,14 +187,24 @@ class Retriever:
             lower = word.lower()
             if self.index.knows(self.term(lower)):
                 continue
-            if lower.isalpha() and lower.isascii() and self._romanised(lower):
+            if lower.isalpha() and lower.isascii():
+                from .english import equivalents
+
+                # a Latin word is unknown only when it reads as a place or person no document names («Udmurtia»
+                # -> удмуртия); not «Lake» or «Soviet», nor a word the English list lacks
+                if any(is_proper_noun(r) and not self.index.knows(self.term(r)) for r in equivalents(lower)[:1]):
+                    out.append(word)
                 continue
             if lower.isdigit():
                 out.append(word)  # a number is not misspelt
                 continue
-            # a misspelt name ("Раман Ефимав") is close to an indexed one: not unknown
-            if not difflib.get_close_matches(lower, self._vocab_by_letter.get(lower[0], []), n=1, cutoff=0.8):
-                out.append(word)
+            # a misspelt name ("Раман Ефимав") is close to an indexed one, «российский» is of «россия»: not unknown
+            bucket = self._vocab_by_letter.get(lower[0], [])
+            if difflib.get_close_matches(lower, bucket, n=1, cutoff=0.8):
+                continue
+            if word.islower() and any(related(self.term(lower), v) for v in bucket):
+                continue
+            out.append(word)
         return out
 
     def name_terms(self, question: str, *, known_only: bool = True) -> list[str]:

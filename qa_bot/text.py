@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -176,6 +177,50 @@ def lemma(word: str) -> str:
 def is_dictionary_word(word: str) -> bool:
     """True when pymorphy3 knows the word form (so it is not a typo or a rare name)."""
     return not re.search("[а-яё]", word) or _morph().word_is_known(word)
+
+
+def related(a: str, b: str) -> bool:
+    """Same lemma, or one word family by a long shared beginning («заменить» / «замена», «беспилотник» /
+    «беспилотный»): Russian derivation changes the ending, not the root."""
+    if a == b:
+        return True
+    shorter = min(len(a), len(b))
+    if shorter < 5 or not a.isalpha() or not b.isalpha():
+        return False
+    common = len(os.path.commonprefix([a, b]))
+    return common >= 5 and common >= 0.75 * shorter
+
+
+_NAME_TAGS = frozenset({"Geox", "Name", "Surn", "Patr"})
+_PLACE_ADJECTIVE = re.compile(r"(.{3,})(?:ский|цкий)$")
+_PLACE_ENDINGS = ("ск", "ь", "ия", "", "а")  # пермский <- Пермь, удмуртский <- Удмуртия, ульяновский <- Ульяновск
+
+
+def is_proper_noun(word: str) -> bool:
+    """pymorphy3's most likely reading of `word` is the name of a place or a person («удмуртия», «байкал»)."""
+    parse = _morph().parse(word)[0]
+    return parse.tag.POS == "NOUN" and bool(parse.tag.grammemes & _NAME_TAGS)
+
+
+@lru_cache(maxsize=20_000)
+def names_something(word: str) -> bool:
+    """A word written in lower case that still names a place or a person («в удмуртии», «ломоносова»), or an
+    adjective made from a place's name («ульяновское» <- Ульяновск, «пермский» <- Пермь): by pymorphy3's
+    most likely reading of a word its dictionary knows (not «американский»: no place «американ…»)."""
+    if not re.fullmatch("[а-яё-]{3,}", word) or not _morph().word_is_known(word):
+        return False
+    parse = _morph().parse(word)[0]
+    if is_proper_noun(word):
+        return True
+    stem = _PLACE_ADJECTIVE.match(parse.normal_form) if parse.tag.POS == "ADJF" else None
+    if stem is None:
+        return False
+    for ending in _PLACE_ENDINGS:
+        place = stem.group(1) + ending
+        noun = _morph().parse(place)[0]
+        if "Geox" in noun.tag.grammemes and noun.normal_form == place and _morph().word_is_known(place):
+            return True
+    return False
 
 
 def lemmas(text: str, *, keep_stop_words: bool = False) -> list[str]:

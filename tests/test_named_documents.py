@@ -99,6 +99,29 @@ def test_a_number_no_document_mentions_is_refused_with_it(ports: Answerer) -> No
     assert {c.doc_id for c in known.citations} == {"north"}
 
 
+def test_a_place_typed_in_lower_case_that_no_document_mentions_is_refused_with_it(ports: Answerer) -> None:
+    # the ports' documents name Архангельск and Новороссийск, not Мурманск: a casual question is still about it
+    for question in ("скока кранов закупил порт в мурманске", "Что закупил мурманский порт?"):
+        answer = ports.answer(question)
+        assert answer.refused and "мурман" in (answer.notice or "").lower(), (question, answer.answer, answer.notice)
+    known = ports.answer("скока кранов закупил порт в новороссийске")
+    assert not known.refused and "четыре" in known.answer, known.answer
+
+
+def test_an_english_place_no_document_mentions_is_refused_with_it(ports: Answerer) -> None:
+    answer = ports.answer("How many cranes did the port in Murmansk buy?")
+    assert answer.refused and "Murmansk" in (answer.notice or ""), (answer.answer, answer.notice)
+    known = ports.answer("How many cranes did the port in Novorossiysk buy?")
+    assert not known.refused and {c.doc_id for c in known.citations} == {"south"}, known.answer
+
+
+def test_a_question_about_an_article_no_document_tells_of_is_refused(ports: Answerer) -> None:
+    for question in ("Когда опубликована статья о порте Мурманска?", "Когда вышла статья про погоду в Архангельске?"):
+        assert ports.answer(question).refused, question
+    dated = ports.answer("Когда опубликована статья о кранах в Новороссийске?")
+    assert not dated.refused and dated.citations[0].doc_id == "south", dated.answer
+
+
 def _evidence(answerer: Answerer, question: str):  # noqa: ANN202 - the refusal policy's view of the answer
     query, context, hits = answerer._retrieve(question, [], answerer.settings.top_k, None)
     found = answerer.extraction(question, hits, context)

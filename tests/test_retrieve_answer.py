@@ -98,8 +98,11 @@ def test_a_question_in_english_without_an_llm_is_answered_or_asks_for_russian(an
     answer = answerer.answer("How much did Udmurtia's trade turnover with Belarus grow?")
     assert not answer.refused and "товарооборот Удмуртии" in answer.answer and "вырос" in answer.answer, answer.answer
     # nothing of it in the collection: the answerer says to ask in Russian
-    lost = answerer.answer("What colour are the sunsets on Mars?")
+    lost = answerer.answer("What colour are the evening skies there?")
     assert lost.refused and "задайте его по-русски" in (lost.notice or "")
+    # a place no document names (its Russian reading, «марс», unknown): said as such
+    mars = answerer.answer("What colour are the sunsets on Mars?")
+    assert mars.refused and "не упоминается: Mars" in (mars.notice or ""), mars.notice
     assert answerer.answer("На сколько вырос товарооборот Удмуртии?").notice is None
 
 
