@@ -14,7 +14,7 @@ from .dates import MetaQuestion, _data
 from .index import DocumentInfo
 from .ingest import format_date
 from .retrieve import Hit, Retriever
-from .text import STOP_WORDS, lemmas, words
+from .text import STOP_WORDS, lemmas, related, words
 
 MENTION_COVERAGE = 0.5  # a passage "mentions" the topic when it covers this share of the topic's words
 
@@ -65,10 +65,13 @@ def about_documents(meta: MetaQuestion, hits: list[Hit]) -> tuple[str, list[Cita
     """The answer to a question about the documents themselves, from the passages found for its topic."""
     if not hits:
         return None
+    mentioning = [h for h in hits if h.coverage >= MENTION_COVERAGE or _tells_of(h, meta)]
     if meta.kind == "mentions":
-        chosen = _distinct_documents([h for h in hits if h.coverage >= MENTION_COVERAGE] or hits[:1])
+        chosen = _distinct_documents(mentioning or hits[:1])
     else:
-        chosen = hits[:1]  # the document the topic points to
+        chosen = mentioning[:1]  # the document the topic points to, if one tells of it at all
+    if not chosen:
+        return None
     lines, citations = [], []
     for n, hit in enumerate(chosen, start=1):
         info: DocumentInfo = hit.document  # type: ignore[assignment]
@@ -84,6 +87,14 @@ def about_documents(meta: MetaQuestion, hits: list[Hit]) -> tuple[str, list[Cita
     if meta.kind == "mentions":
         return messages.MENTIONED_IN + "\n" + "\n".join(lines), citations, chosen
     return " ".join(lines), citations, chosen
+
+
+def _tells_of(hit: Hit, meta: MetaQuestion) -> bool:
+    """The passage has words of the families of more than MENTION_COVERAGE of the topic's words («статья про
+    космос» is the one on «ракетно-космической отрасли»; «про погоду в Минске» is not one that names Минск)."""
+    wanted = set(lemmas(" ".join(meta.words)))
+    have = {part for t in lemmas(hit.chunk.text) for part in (t, *t.split("-"))}  # «ракетно-космический»
+    return bool(wanted) and sum(any(related(w, h) for h in have) for w in wanted) > MENTION_COVERAGE * len(wanted)
 
 
 def _distinct_documents(hits: list[Hit]) -> list[Hit]:
