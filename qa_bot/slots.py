@@ -376,6 +376,9 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
                 return Slot("share")
             if t.lemma in words.measure_of:
                 return Slot("measure", words.measure_of[t.lemma])
+            unit = next((m for m, units in words.measure_units.items() if len(t.lemma) > 3 and t.lemma in units), None)
+            if unit is not None:  # «На сколько километров …?» is answered in any unit of length («1,5 км»)
+                return Slot("measure", unit)
             if t.lemma in words.people_words:  # «население — 1,2 млн», «… 600 тыс. человек»
                 return Slot("count", t.lemma, True)
             if t.lemma in words.count_measures:  # «количество вагонов», «численность населения»

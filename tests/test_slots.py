@@ -38,6 +38,10 @@ def test_what_a_quantity_question_counts() -> None:
     mass, length, heat = Slot("measure", "mass"), Slot("measure", "length"), Slot("measure", "temperature")
     assert asked_slot("Сколько весит слон?") == mass == asked_slot("Какова масса мяча?")
     assert fills(mass, "Взрослый слон весит до 6 т.") and fills(mass, "Масса — 100 килограммов.")
+    # a unit asked by name is a measure: any unit of it answers («На сколько километров …?» — «на 1,5 км»)
+    assert asked_slot("На сколько километров отошла колонна?") == length
+    assert fills(length, "Колонна отошла на 1,5 км.") and not fills(length, "Колонна отошла через 2 часа.")
+    assert fills(asked_slot("Сколько раз его выдвигали на премию?"), "Его трижды выдвигали на премию.")
     assert not fills(mass, "В стаде 12 слонов, им 6 лет.")
     assert asked_slot("Какова глубина озера?") == length == asked_slot("Какая длина у моста?")
     assert fills(length, "Глубина озера — 230 м.") and not fills(length, "В озеро впадают 35 рек.")
