@@ -419,6 +419,7 @@ class Answerer:
             document_terms=self.retriever.document_terms,
             name_words=self.retriever.name_terms(question, known_only=False),
             events=self._events(question),
+            adjacent=self.retriever.adjacent,
         )
 
     def _events(self, question: str) -> list[str]:

@@ -30,7 +30,15 @@ from .mismatch import (
     says_extreme,
     says_most,
 )
-from .questions import answer_types, is_russian, names_people_only, quoted_names, refers_back, sentence_evidence
+from .questions import (
+    answer_types,
+    follows_from_before,
+    is_russian,
+    names_people_only,
+    quoted_names,
+    refers_back,
+    sentence_evidence,
+)
 from .retrieve import Hit
 from .slots import (
     Attribute,
@@ -75,6 +83,7 @@ class Candidate:
     sim: float = 0.0
     of_other: bool = False  # states the asked attribute of something the question does not name
     names_focus: bool = False  # names, in quotes, one of what a which-question asks about
+    beside: bool = False  # from the passage next to the best one's (_next_sentence): shown in document order with it
 
     @property
     def position(self) -> tuple[str, int]:
@@ -192,6 +201,7 @@ def extract_answer(
     document_terms: Callable[[str], frozenset[str]] | None = None,
     name_words: Sequence[str] = (),
     events: Sequence[str] | None = None,
+    adjacent: Callable[[Hit, int], Hit | None] | None = None,
     max_sentences: int = 3,
     min_gain: float = 0.2,
 ) -> Extraction | None:
@@ -204,7 +214,9 @@ def extract_answer(
     `names`: the index terms of the question's proper names, `document_terms(doc_id)`: a document's lemmas —
     a sentence from a document that never mentions a name the question asks about is about something else;
     `name_words`: the terms of the question's names the collection does not know (misspelt ones, say);
-    `events`: the terms of the question's event verbs (slots.asked_events; default: their lemmas).
+    `events`: the terms of the question's event verbs (slots.asked_events; default: their lemmas);
+    `adjacent(hit, step)`: the passage before or after a hit in its document (Retriever.adjacent), for a
+    reason or a sequel that opens the next passage.
     """
     question_terms = list(question_terms)
     context_terms = [t for t in lemmas(context) if t not in question_terms]
@@ -250,8 +262,14 @@ def extract_answer(
         # a short reason («Всё из-за погоды.») shares no word with the question: what it explains goes first
         chosen.append(before)
         covered |= {t for t in wanted if _has(before.terms, t)}
+    elif kind == "reason" and follows_from_before(best.text):
+        # «Почему заводы строят рядом с ГЭС?» — «Электролиз требует огромного количества энергии.» + «Поэтому …»
+        cause = _next_sentence(best, candidates, -1, adjacent)
+        if cause is not None:
+            chosen.append(cause)
+            covered |= {t for t in wanted if _has(cause.terms, t)}
     if kind and kind not in best.evidence:
-        follower = _sentence_at(best, candidates, 1)
+        follower = _next_sentence(best, candidates, 1, adjacent)
         # (a caption «Имя, должность:» opens the next quote; it does not go on with this sentence)
         if follower is not None and kind in follower.evidence and not follower.text.rstrip().endswith(":"):
             chosen.append(follower)  # «… не работает мобильный интернет.» + «Все ради безопасности.»
@@ -434,10 +452,34 @@ def _sentence_at(c: Candidate, candidates: list[Candidate], step: int) -> Candid
     return next((o for o in candidates if o.hit is c.hit and o.index == c.index + step), None)
 
 
+def _next_sentence(
+    c: Candidate, candidates: list[Candidate], step: int, adjacent: Callable[[Hit, int], Hit | None] | None
+) -> Candidate | None:
+    """The sentence right after (`step` 1) or before (-1) `c` in its document: in its passage, or else the
+    nearest one of the passage beside it (`adjacent`), which then gets a citation number of its own."""
+    near = _sentence_at(c, candidates, step)
+    if near is not None or adjacent is None:
+        return near
+    beside = adjacent(c.hit, step)
+    if beside is None:
+        return None
+    start, end = c.position[1], c.position[1] + len(c.text.rstrip())
+    pool = [o for o in _candidates([beside]) if (o.position[1] >= end if step > 0 else o.position[1] + len(o.text.rstrip()) <= start)]
+    if not pool:
+        return None
+    found = min(pool, key=lambda o: o.position[1]) if step > 0 else max(pool, key=lambda o: o.position[1])
+    found.hit_rank, found.beside = max(o.hit_rank for o in candidates) + 1, True
+    return found
+
+
 def _render(chosen: list[Candidate], wanted: dict[str, float], kind: str | None, best: Candidate) -> Extraction:
     """Answer text with [n] markers, the best sentence's passage first (the answer leads), then the others in
     rank order, each in document order; one citation a passage quoting all its chosen sentences."""
-    ordered = sorted(chosen, key=lambda c: (c.hit_rank != best.hit_rank, c.hit_rank, c.start))
+    def place(c: Candidate) -> tuple[bool, int, int]:
+        lead = c.hit_rank == best.hit_rank or c.beside  # the best passage and the sentence next to it, in order
+        return not lead, best.hit_rank if lead else c.hit_rank, c.position[1]
+
+    ordered = sorted(chosen, key=place)
     quotes: dict[int, list[Candidate]] = {}
     for c in ordered:
         quotes.setdefault(c.hit_rank, []).append(c)

@@ -28,6 +28,7 @@ class AnswerTypes:
     followup_cues: frozenset[str]
     followup_openers: tuple[str, ...]
     antecedent_openers: frozenset[str]
+    consequence_openers: tuple[str, ...]
     antecedent_joiners: frozenset[str]
     question_words: tuple[str, ...]
     categories: dict[str, frozenset[str]]
@@ -48,6 +49,7 @@ def answer_types() -> AnswerTypes:
         followup_cues=frozenset(data["followup_cues"]),
         followup_openers=tuple(sorted(data["followup_openers"], key=len, reverse=True)),
         antecedent_openers=frozenset(data["antecedent_openers"]),
+        consequence_openers=tuple(data["consequence_openers"]),
         antecedent_joiners=frozenset(data["antecedent_joiners"]),
         question_words=tuple(data["question_words"]),
         categories={k: frozenset(v) for k, v in data["category_nouns"].items()},
@@ -81,6 +83,11 @@ def answer_type(question: str) -> str | None:
     # the question word that comes first decides («Сколько … было известно, когда …» asks a number); at the
     # same place the kinds' order does («сколько лет» is a duration before it is a number)
     found = [(m.start(), i, kind) for i, (kind, pattern) in enumerate(types.patterns.items()) if (m := pattern.search(question))]
+    if found and _asks_which(question):
+        # «Какая рыба водится в озере, где живёт нерпа?»: a question word after a comma opens a relative clause
+        found = [f for f in found if not question[: f[0]].rstrip().endswith(",")]
+        if not found:
+            return None
     if found:
         return min(found)[2]
     # a misspelt question word («Сколко вагонов …?»): a word no dictionary knows, read as the closest one
@@ -91,6 +98,14 @@ def answer_type(question: str) -> str | None:
                 fixed = re.sub(rf"(?<!\w){w}(?!\w)", close[0], question.lower(), count=1)
                 return next((kind for kind, pattern in types.patterns.items() if pattern.search(fixed)), None)
     return None
+
+
+def _asks_which(question: str) -> bool:
+    """The question opens with «какой» / «каков» in any form (slots.py's which-words)."""
+    from .slots import _words
+
+    first = words(question)[:1]
+    return bool(first) and lemma(first[0]) in _words().which
 
 
 def quoted_names(question: str) -> list[str]:
@@ -106,6 +121,13 @@ def leans_on_history(question: str) -> bool:
     if any(low.startswith(o + " ") for o in types.followup_openers):
         return True
     return any(w in types.followup_cues for w in words(question))
+
+
+def follows_from_before(sentence: str) -> bool:
+    """True when the sentence opens with a consequence («Поэтому …», «В результате …»): why is in the sentence
+    before it."""
+    opening = " ".join(words(sentence)[:4])
+    return any(opening == c or opening.startswith(c + " ") for c in answer_types().consequence_openers)
 
 
 def refers_back(sentence: str, before: str = "") -> bool:

@@ -252,6 +252,15 @@ class Retriever:
             self._document_terms[doc_id] = cached
         return cached
 
+    def adjacent(self, hit: Hit, step: int) -> Hit | None:
+        """The passage right before (`step` -1) or after (+1) `hit` in its document, or None at its edge:
+        the sentence that gives a reason or goes on may open the next passage."""
+        chunks = self.index.chunks_of([hit.chunk.doc_id])
+        at = next((i for i, c in enumerate(chunks) if c.vector_id == hit.chunk.vector_id), None)
+        if at is None or not 0 <= at + step < len(chunks):
+            return None
+        return Hit(chunk=chunks[at + step], document=hit.document, score=0.0, relevance=0.0)
+
     def _idf(self, terms: list[str]) -> dict[str, float]:
         n = max(1, self.index.chunk_count)
         df = self._doc_freq

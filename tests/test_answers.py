@@ -308,6 +308,10 @@ def test_question_analysis() -> None:
         assert answer_type(question) == "date", question
     assert answer_type("Из-за чего закрыли комбинат?") == "reason" == answer_type("С какой целью строили канал?")
     assert answer_type("Как звали первого ректора?") == "person"
+    # after «Какой …», a question word behind a comma opens a relative clause; alone, it is the question
+    assert answer_type("Какая рыба водится в озере, где живёт нерпа?") is None
+    assert answer_type("Скажите, где находится завод?") == "place"
+    assert answer_type("Когда открыли метро в городе, где родился изобретатель?") == "date"
     assert names_people_only("Олег Златин, директор завода, сказал это.")
     assert not names_people_only("Договор подписал Олег Златин с компанией «Вектор».")
     assert answer_type("Чьим именем назван университет?") == "person" == answer_type("Whose plant is it?")

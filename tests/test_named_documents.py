@@ -160,3 +160,26 @@ def test_what_is_still_to_come_does_not_answer_what_has_happened(ports: Answerer
     assert not planned.refused and "мае" in planned.answer, planned.answer
     done = ports.answer("Когда открыли новый причал для лесовозов?")
     assert done.refused, done.answer  # the document says it will open in May, not that it has
+
+
+def test_the_reason_before_a_consequence_is_taken_from_the_passage_before(tmp_path: Path) -> None:
+    # «Поэтому …» opens a passage of its own: why is the last sentence of the passage before it
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = (
+        "Плавильный завод\n\n"
+        "Плавка металла в электропечах требует огромного количества электроэнергии.\n\n"
+        "Поэтому плавильные заводы строят рядом с мощными плотинами на больших реках.\n\n"
+        "Готовый металл отправляют на склады в порту по железной дороге.\n"
+    )
+    (docs / "plant.txt").write_text(text, encoding="utf-8")
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs, chunk_size=100, chunk_overlap=0)
+    embedder = load_embedder(settings)
+    index, _ = update_index(settings, embedder, [docs])
+    answerer = Answerer(Retriever(index, embedder), None, settings)
+    passages = index.chunks_of(["plant"])
+    assert not any("Плавка" in c.text and "Поэтому" in c.text for c in passages)  # the two are apart
+    answer = answerer.answer("Почему плавильные заводы строят рядом с плотинами?")
+    assert not answer.refused, answer.answer
+    assert answer.answer.index("электроэнергии") < answer.answer.index("Поэтому"), answer.answer
+    assert any("электроэнергии" in c.quote for c in answer.citations), answer.citations

@@ -89,6 +89,10 @@ class BaselineRetriever:
     def with_named_documents(self, question: str, hits: list[Hit], *args: object) -> list[Hit]:
         return hits
 
+    def adjacent(self, hit: Hit, step: int) -> Hit | None:
+        """The plain baseline reads only the passages it retrieved."""
+        return None
+
     def document_terms(self, doc_id: str) -> frozenset[str]:
         return frozenset(t for c in self.chunks if c.doc_id == doc_id for t in c.terms)
 
