@@ -315,7 +315,7 @@ class Answerer:
         elif meta is not None:
             topic = meta.topic or asked
             unknown = self.retriever.unknown_names(topic)
-            if unknown:  # «Когда опубликована статья об Ульяновской области?» where no document mentions it
+            if unknown:  # «Когда опубликована статья о Мурманске?» where no document mentions it
                 notices.append(messages.not_mentioned(unknown))
             else:
                 found = about_documents(meta, self.retriever.search(topic, k, mode, doc_ids))

@@ -263,7 +263,7 @@ def extract_answer(
         chosen.append(before)
         covered |= {t for t in wanted if _has(before.terms, t)}
     elif kind == "reason" and follows_from_before(best.text):
-        # «Почему заводы строят рядом с ГЭС?» — «Электролиз требует огромного количества энергии.» + «Поэтому …»
+        # «Почему закрыли мост?» — «Весной лёд повредил опоры.» + «Поэтому мост закрыли …»
         cause = _next_sentence(best, candidates, -1, adjacent)
         if cause is not None:
             chosen.append(cause)

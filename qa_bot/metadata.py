@@ -91,9 +91,9 @@ def about_documents(meta: MetaQuestion, hits: list[Hit]) -> tuple[str, list[Cita
 
 def _tells_of(hit: Hit, meta: MetaQuestion) -> bool:
     """The passage has words of the families of more than MENTION_COVERAGE of the topic's words («статья про
-    космос» is the one on «ракетно-космической отрасли»; «про погоду в Минске» is not one that names Минск)."""
+    театр» is the one on «театрально-концертной площадке»; «про погоду в Твери» is not one that names Тверь)."""
     wanted = set(lemmas(" ".join(meta.words)))
-    have = {part for t in lemmas(hit.chunk.text) for part in (t, *t.split("-"))}  # «ракетно-космический»
+    have = {part for t in lemmas(hit.chunk.text) for part in (t, *t.split("-"))}  # «театрально-концертный»
     return bool(wanted) and sum(any(related(w, h) for h in have) for w in wanted) > MENTION_COVERAGE * len(wanted)
 
 

@@ -175,7 +175,7 @@ class Retriever:
             if (first and not word.isupper()) or word.lower() in STOP_WORDS:
                 continue
             out.append(word)
-        # a name typed in lower case («скока лифтов в удмуртии», «ульяновское предприятие») is one too
+        # a name typed in lower case («скока мостов в якутии», «пермское предприятие») is one too
         seen = {w.lower() for w in out}
         out += [w for w in words(question) if w not in seen and w not in STOP_WORDS and names_something(w)]
         return out
@@ -190,8 +190,8 @@ class Retriever:
             if lower.isalpha() and lower.isascii():
                 from .english import equivalents
 
-                # a Latin word is unknown only when it reads as a place or person no document names («Udmurtia»
-                # -> удмуртия); not «Lake» or «Soviet», nor a word the English list lacks
+                # a Latin word is unknown only when it reads as a place or person no document names («Tver»
+                # -> тверь); not «Lake» or «Soviet», nor a word the English list lacks
                 if any(is_proper_noun(r) and not self.index.knows(self.term(r)) for r in equivalents(lower)[:1]):
                     out.append(word)
                 continue

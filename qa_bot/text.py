@@ -193,19 +193,19 @@ def related(a: str, b: str) -> bool:
 
 _NAME_TAGS = frozenset({"Geox", "Name", "Surn", "Patr"})
 _PLACE_ADJECTIVE = re.compile(r"(.{3,})(?:ский|цкий)$")
-_PLACE_ENDINGS = ("ск", "ь", "ия", "", "а")  # пермский <- Пермь, удмуртский <- Удмуртия, ульяновский <- Ульяновск
+_PLACE_ENDINGS = ("ск", "ь", "ия", "", "а")  # пермский <- Пермь, якутский <- Якутия, томский <- Томск
 
 
 def is_proper_noun(word: str) -> bool:
-    """pymorphy3's most likely reading of `word` is the name of a place or a person («удмуртия», «байкал»)."""
+    """pymorphy3's most likely reading of `word` is the name of a place or a person («якутия», «онега»)."""
     parse = _morph().parse(word)[0]
     return parse.tag.POS == "NOUN" and bool(parse.tag.grammemes & _NAME_TAGS)
 
 
 @lru_cache(maxsize=20_000)
 def names_something(word: str) -> bool:
-    """A word written in lower case that still names a place or a person («в удмуртии», «ломоносова»), or an
-    adjective made from a place's name («ульяновское» <- Ульяновск, «пермский» <- Пермь): by pymorphy3's
+    """A word written in lower case that still names a place or a person («в якутии», «пушкина»), or an
+    adjective made from a place's name («якутское» <- Якутия, «пермский» <- Пермь): by pymorphy3's
     most likely reading of a word its dictionary knows (not «американский»: no place «американ…»)."""
     if not re.fullmatch("[а-яё-]{3,}", word) or not _morph().word_is_known(word):
         return False
