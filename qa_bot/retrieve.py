@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from .embed import Embedder
+from .english import equivalents
 from .index import DocumentInfo, Index, StoredChunk
 from .questions import cyrillic_reading
 from .settings import RetrievalMode
@@ -188,8 +189,6 @@ class Retriever:
             if self.index.knows(self.term(lower)):
                 continue
             if lower.isalpha() and lower.isascii():
-                from .english import equivalents
-
                 # a Latin word is unknown only when it reads as a place or person no document names («Tver»
                 # -> тверь); not «Lake» or «Soviet», nor a word the English list lacks
                 if any(is_proper_noun(r) and not self.index.knows(self.term(r)) for r in equivalents(lower)[:1]):

@@ -209,9 +209,9 @@ def names_something(word: str) -> bool:
     most likely reading of a word its dictionary knows (not «американский»: no place «американ…»)."""
     if not re.fullmatch("[а-яё-]{3,}", word) or not _morph().word_is_known(word):
         return False
-    parse = _morph().parse(word)[0]
     if is_proper_noun(word):
         return True
+    parse = _morph().parse(word)[0]
     stem = _PLACE_ADJECTIVE.match(parse.normal_form) if parse.tag.POS == "ADJF" else None
     if stem is None:
         return False
