@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 
@@ -32,6 +32,8 @@ class Slot:
     noun: str = ""  # the counted noun's lemma ("count"), the measure's name ("measure")
     animate: bool = False
     bare: bool = False  # an adjective standing for its noun («раненых»): only words for people count it
+    # asked in the plural («островов»): counted one by one, not measured in units as «алюминия» is
+    plural: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,7 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
                 return nxt
             if t.lemma in words.open_measures:
                 return None  # «объём», «размер»: any unit may answer
-            return None if measures_only else Slot("count", t.lemma, t.animate)
+            return None if measures_only else Slot("count", t.lemma, t.animate, plural=_plural(t.text))
         if t.pos in ("VERB", "INFN", "PRTS", "GRND"):
             if verbs and t.lemmas & words.money:
                 return Slot("money")
@@ -399,6 +401,12 @@ def _slot_after(tokens: list[_Token], *, verbs: bool, measures_only: bool = Fals
         if t.pos not in _SKIP_POS and t.pos is not None:
             return None
     return Slot("count", bare.lemma, True, True) if bare is not None else None
+
+
+def _plural(word: str) -> bool:
+    from .text import _morph
+
+    return "plur" in _morph().parse(word)[0].tag
 
 
 def _unit(tokens: list[_Token], i: int) -> _Token | None:
@@ -459,7 +467,9 @@ def fills(slot: Slot, sentence: str) -> bool:
             related(unit.lemma, slot.noun)
             or unit.lemma in words.generic
             or (slot.animate and unit.lemma in words.people)
-            or _near(tokens, i, slot.noun)
+            # «Сколько островов?» is not answered by «с островами — около 18,3 тыс. км²»: a number in a unit of
+            # measure measures something («алюминия — 65 млн т»), it does not count what is counted one by one
+            or (_near(tokens, i, slot.noun) and not (slot.plural and words.unit_signs & {unit.text, unit.lemma}))
             or _measured(tokens, i, slot.noun)
         ):
             return True

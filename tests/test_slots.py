@@ -72,6 +72,13 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     # a number in a unit measures the unit's complement; a year does not count what follows it
     power = asked_slot("Сколько электроэнергии нужно заводу?")
     assert fills(power, "На тонну уходит 15 тыс. кВт·ч электроэнергии.") and not fills(power, "В 2025 году электроэнергия подорожала.")
+    # what is counted one by one is not counted by a figure in a unit of measure beside it; a mass noun is measured
+    hills = asked_slot("Сколько холмов в парке?")
+    assert hills is not None and hills.plural
+    assert not fills(hills, "Площадь парка без холмов — 40 га, а вместе с холмами — около 52 га.")
+    assert fills(hills, "В парке около 30 холмов.") and fills(hills, "Холмов — 30.")
+    sand = asked_slot("Сколько песка добывают за год?")
+    assert sand is not None and not sand.plural and fills(sand, "Добыча песка превышает 5 млн т в год.")
     wagons = Slot("count", "вагон", False)
     assert fills(wagons, "Около 3 тыс. единиц нуждаются в замене.")  # a generic counter
     assert fills(wagons, "Отправлено 120 новых вагонов.")
