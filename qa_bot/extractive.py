@@ -392,8 +392,10 @@ def _judge(
     # a date, place or person beside another event («Когда закрыли …?» over «… поступил в 1731 году»)
     families = [lemma(w) for w in asked_events(question)]
     events = families if events is None else list(events)
+    # (a verb the collection never uses is not looked for, but its word family in the answer tells the event:
+    # «С кем конфликтовал …, когда ушёл …?» over «… покинул университет из-за конфликта с …»)
     found.event_missing = kind in EVENT_KINDS and bool(events) and not any(
-        same_event(e, t) for e in events for t in window if t[:2] == e[:2]
+        same_event(e, t) for e in dict.fromkeys([*events, *families]) for t in window if t[:2] == e[:2]
     )
     # «Сколько уже поставлено?» is not answered by «… поставит 120 …»: what is planned has not happened
     if families and event_tenses(question, families) == {"past"}:

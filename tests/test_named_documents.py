@@ -183,3 +183,31 @@ def test_the_reason_before_a_consequence_is_taken_from_the_passage_before(tmp_pa
     assert not answer.refused, answer.answer
     assert answer.answer.index("электроэнергии") < answer.answer.index("Поэтому"), answer.answer
     assert any("электроэнергии" in c.quote for c in answer.citations), answer.citations
+
+
+# Invented for this test: a verb the collection never uses («спорить») is told by its noun («спора»), while the
+# question's other event («уволиться») is only in another document
+MUSEUM = (
+    "Музей в Томске закрыли на ремонт\n\n"
+    "ТОМСК, 2 апреля. Городской музей в Томске закрыли на ремонт. "
+    "В 2019 году директор музея Анна Белова ушла с поста из-за спора с мэром Олегом Кравцовым о бюджете. "
+    "Ремонт обойдется в 40 млн рублей.\n"
+)
+THEATRE = (
+    "В Омске сменился директор театра\n\n"
+    "ОМСК, 4 апреля. Директор драматического театра в Омске уволился после двадцати лет работы. "
+    "Новым директором стал Илья Гром.\n"
+)
+
+
+def test_an_event_the_collection_tells_only_by_its_noun_is_beside_the_answer(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "museum.txt").write_text(MUSEUM, encoding="utf-8")
+    (docs / "theatre.txt").write_text(THEATRE, encoding="utf-8")
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    embedder: Embedder = load_embedder(settings)
+    index, _ = update_index(settings, embedder, [docs])
+    answerer = Answerer(Retriever(index, embedder), None, settings)
+    evidence, found = _evidence(answerer, "С кем спорила Белова, когда уволилась из музея?")
+    assert evidence.event_missing == 0.0 and "Кравцов" in found.answer, found.answer
