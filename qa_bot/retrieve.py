@@ -157,7 +157,8 @@ class Retriever:
             readings += [reading[:-1] + "ий", reading[:-1] + "ый"]
         for r in readings:
             term = self.term(r) if r == reading else lemma(r)
-            if self.index.knows(term):
+            # a reading the spelling fix takes to another word («нижны» -> «нужный») is not that word
+            if self.index.knows(term) and term[:3] == r[:3]:
                 return term
         bucket = self._vocab_by_letter.get(reading[0], [])
         close = difflib.get_close_matches(reading, bucket, n=1, cutoff=0.8)

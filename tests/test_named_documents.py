@@ -211,3 +211,21 @@ def test_an_event_the_collection_tells_only_by_its_noun_is_beside_the_answer(tmp
     answerer = Answerer(Retriever(index, embedder), None, settings)
     evidence, found = _evidence(answerer, "С кем спорила Белова, когда уволилась из музея?")
     assert evidence.event_missing == 0.0 and "Кравцов" in found.answer, found.answer
+
+
+def test_an_english_name_is_read_as_the_collections_word_not_as_a_spelling_fix_of_another(tmp_path: Path) -> None:
+    # invented: «Nizhny» reads «нижны», which the spelling fix would take to «нужный» (in the text as «нужны»)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tagil.txt").write_text(
+        "Завод в Нижнем Тагиле\n\nНИЖНИЙ ТАГИЛ, 5 мая. Завод в Нижнем Тагиле выпустил за год 300 вагонов. "
+        "Директор сказал, что заводу нужны новые станки, а нужные детали закупят осенью.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
+    embedder: Embedder = load_embedder(settings)
+    index, _ = update_index(settings, embedder, [docs])
+    retriever = Retriever(index, embedder)
+    assert retriever.name_terms("How many wagons did the plant in Nizhny Tagil make?") == ["нижний", "тагил"]
+    answer = Answerer(retriever, None, settings).answer("How many wagons did the plant in Nizhny Tagil make?")
+    assert not answer.refused and "300 вагонов" in answer.answer, (answer.answer, answer.notice)
