@@ -458,6 +458,8 @@ def fills(slot: Slot, sentence: str) -> bool:
                 return True
         elif _fraction(tokens, i):
             continue  # «две трети из них», «половина»: a share of something, not a count of it
+        elif unit is not None and _year(t, unit):
+            continue  # «в 1643 году» dates; it does not count years
         elif t.pos == "ADVB" and slot.noun == "раз":  # «дважды», «втрое»: a number of times
             return True
         elif unit is None:
@@ -492,6 +494,15 @@ def _measured(tokens: list[_Token], i: int, noun: str) -> bool:
         if not (t.text in signs or t.pos == "ADJF" or (t.pos == "NOUN" and len(t.text) <= 3)):
             return False  # «кВт·ч»: a unit written in parts
     return False
+
+
+_YEAR = re.compile(r"1\d{3}|20\d\d")
+
+
+def _year(number: _Token, unit: _Token) -> bool:
+    """«1643 году», «2025 год»: a year, written in four digits with the singular of «год» after it (a count of
+    years takes «лет»: «1000 лет»)."""
+    return _YEAR.fullmatch(number.text) is not None and unit.lemma == "год" and unit.text != "лет"
 
 
 def _fraction(tokens: list[_Token], i: int) -> bool:

@@ -79,6 +79,10 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     assert fills(hills, "В парке около 30 холмов.") and fills(hills, "Холмов — 30.")
     sand = asked_slot("Сколько песка добывают за год?")
     assert sand is not None and not sand.plural and fills(sand, "Добыча песка превышает 5 млн т в год.")
+    # a year dates, it does not count years; «лет» and «год» after a count do
+    years = asked_slot("Сколько лет живут совы?")
+    assert not fills(years, "Первую сову здесь увидели в 1643 году.")
+    assert fills(years, "Совы живут до 20 лет.") and fills(years, "Старейшая прожила 21 год.") and fills(years, "За 1000 лет.")
     wagons = Slot("count", "вагон", False)
     assert fills(wagons, "Около 3 тыс. единиц нуждаются в замене.")  # a generic counter
     assert fills(wagons, "Отправлено 120 новых вагонов.")
