@@ -298,6 +298,16 @@ def extract_answer(
             break
         chosen.append(extra)
         covered |= {t for t in wanted if _has(extra.terms, t)}
+    last = max((c for c in chosen if c.hit is best.hit), key=lambda c: c.index)
+    sequel = _sentence_at(last, candidates, 1)
+    if (
+        sequel is not None and sequel not in chosen and len(chosen) < max_sentences and _continues(sequel.text)
+        and any(_has(sequel.terms, t) for t in wanted if t not in covered)
+    ):  # fmt: skip
+        # «… товарооборот вырос на 37 %.» + «К концу года его рассчитывают довести до …»: the sentence after goes
+        # on about the same thing (a pronoun early in it) and tells what the question asks that the first did not
+        chosen.append(sequel)
+        covered |= {t for t in wanted if _has(sequel.terms, t)}
     names_found = 1.0
     if names and mentions:
         assert document_terms is not None
@@ -435,6 +445,14 @@ def _missing(
     categories = types.categories["any"] | (types.categories.get(kind or "", frozenset()) if found.type_ok else frozenset())
     lacking = [t for t in terms if (knows is None or knows(t)) and t not in categories and not _has(window, t)]
     return sum(idf[t] for t in lacking) / total
+
+
+SEQUEL_WORDS = 4  # a pronoun among a sentence's first words refers to what the sentence before was about
+
+
+def _continues(sentence: str) -> bool:
+    openers = answer_types().antecedent_openers
+    return any(w in openers for w in words(sentence)[:SEQUEL_WORDS])
 
 
 def _animate(noun: str) -> bool:

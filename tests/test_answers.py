@@ -377,3 +377,21 @@ def test_recency_words_prefer_the_newest_documents(answerer: Answerer) -> None:
     assert latest.passages[0].chunk.doc_id == ULYANOVSK
     dates = [h.document.date for h in latest.passages]
     assert dates.index("--10-07") < dates.index("2025-10-02")
+
+
+
+def test_the_sentence_going_on_about_the_same_thing_comes_when_it_tells_the_rest(tmp_path: Path, e5: Embedder) -> None:
+    # invented: the target for the year is in the sentence after the growth, which refers back with «его»; in
+    # the other document «к концу года» is common, so those words alone would not bring the sentence in
+    trade = small_collection(tmp_path, e5, {
+        "tver.txt": "Тверская область и Беларусь подписали план\n\nТВЕРЬ, 3 марта. Несколько предприятий Тверской "
+        "области приняли участие в выставке в Гомеле.\n\nТверская область заметно нарастила торговлю с Беларусью. "
+        "За первые полгода товарооборот вырос на 12 %. К концу года его рассчитывают довести до 90 млн долларов. "
+        "В регионе развиты деревообработка и пищевая промышленность.\n",
+        "smolensk.txt": "Смоленская область и Беларусь обсудили поставки\n\nСМОЛЕНСК, 5 марта. К концу года "
+        "Смоленская область получит из Беларуси 30 автобусов. В прошлом году поставки выросли, а в конце года "
+        "откроют новый склад. До конца года регион планирует подписать еще два соглашения.\n",
+    })  # fmt: skip
+    answer = trade.answer("Какой товарооборот Тверской области с Беларусью хотят получить к концу года?")
+    assert not answer.refused and said(answer.answer, "90 млн долларов"), answer.answer
+    assert "деревообработка" not in answer.answer  # the sentence after that is about something else
