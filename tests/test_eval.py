@@ -24,8 +24,9 @@ def test_gold_file_is_well_formed() -> None:
     assert len(items) >= 60
     assert sum(not i.answerable for i in items) >= 12
     assert any(i.history for i in items) and any(len(i.sources) == 2 for i in items)
-    seeds = {p.stem for p in SEEDS.glob("*.txt")}
-    assert all(set(i.sources) <= seeds for i in items)
+    documents = {p.stem for folder in (SEEDS, DISTRACTORS) for p in folder.glob("*.txt")}  # the collection asked of
+    assert all(set(i.sources) <= documents for i in items)
+    assert sum(set(i.sources) <= {p.stem for p in SEEDS.glob("*.txt")} for i in items if i.answerable) >= 40
     assert sum(i.split == "test" for i in items) >= 40 and sum(not i.answerable and i.split == "test" for i in items) >= 15
 
 
