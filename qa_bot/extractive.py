@@ -49,6 +49,7 @@ from .slots import (
     asked_role,
     asked_slot,
     attribute_of_terms,
+    event_of_other,
     event_tenses,
     fills,
     fills_role,
@@ -398,7 +399,7 @@ def _judge(
     asked_about = [t for t in question_terms if t not in offices and not any(related(t, n) for n in named)]
     window = frozenset().union(*(c.terms | c.context for c in found.chosen))
     found.topic_only = bool(named and asked_about) and not any(_has(window, t) for t in asked_about)
-    found.of_other = best.of_other
+    found.of_other = best.of_other or _event_of_other(found, question, kind, [lemma(w) for w in asked_events(question)])
     # a date, place or person beside another event («Когда закрыли …?» over «… поступил в 1731 году»)
     families = [lemma(w) for w in asked_events(question)]
     events = families if events is None else list(events)
@@ -429,6 +430,17 @@ def _judge(
     # «Как называется столица …?» wants the capital named; a which-question's noun is not needed, its
     # instance answers it («Какие самолёты?» — «Ил-76»)
     found.focus_missing = named_noun is not None and named_noun not in offices and not _has(window, named_noun)
+
+
+def _event_of_other(found: Extraction, question: str, kind: str | None, families: list[str]) -> bool:
+    """The sentences that hold the asked date, person or place tell the question's event only of another thing
+    («Когда основан монастырь?» over «… крепость, основанная в 1323 году», slots.event_of_other)."""
+    if kind not in EVENT_KINDS or not families:
+        return False
+    told = [
+        event_of_other(question, c.text, families, _topic(c.hit)) for c in found.chosen if kind in c.evidence
+    ]  # fmt: skip
+    return any(t is True for t in told) and all(t is not False for t in told)
 
 
 def _missing(

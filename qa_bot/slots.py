@@ -207,6 +207,38 @@ def same_event(verb: str, term: str) -> bool:
     return common >= 4 and common >= 0.5 * min(len(verb), len(term))
 
 
+_PROPER_NOUN = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
+
+
+def event_of_other(question: str, sentence: str, families: list[str], about: frozenset[str] = frozenset()) -> bool | None:
+    """True when the sentence tells the question's event (`families`: its verbs' lemmas) only as a participle of
+    a thing the question does not name: «Когда основан монастырь?» — «… стоит крепость Орешек, основанная в
+    1323 году» dates the fortress. The participle's thing is the noun just before it (or the common noun
+    before a name: «крепость Орешек»); a proper name, or the article's topic (`about`), may be what the
+    question calls by a common noun («город»), and is not another thing. None: the event is not told."""
+    from .extractive import related
+    from .text import _morph, lemmas
+
+    tokens = _tokens(sentence)
+    asked = frozenset(lemmas(question)) | about
+    told = [i for i, t in enumerate(tokens) if any(same_event(f, t.lemma) for f in families)]
+    if not told:
+        return None
+    for i in told:
+        if tokens[i].pos != "PRTF":
+            return False
+        k = next((k for k in range(i - 1, max(-1, i - 4), -1) if tokens[k].pos == "NOUN"), None)
+        if k is None:
+            return False
+        heads = [tokens[k]] + ([tokens[k - 1]] if k and tokens[k - 1].pos == "NOUN" else [])
+        named = [bool(_morph().parse(h.text)[0].tag.grammemes & _PROPER_NOUN) for h in heads]
+        if named[0] and not (len(heads) > 1 and not named[1]):
+            return False  # a name with no common noun for what it is
+        if any(related(h.lemma, a) for h in heads for a in asked):
+            return False
+    return True
+
+
 def event_tenses(text: str, families: list[str]) -> set[str]:
     """Tenses («past», «pres», «futr») in which `text` tells of the events of `families` (lemmas): «поставит»
     futr, «поставлено» and «было поставлено» past, «будет поставлено» futr; an infinitive only with «быть»."""

@@ -13,6 +13,7 @@ from qa_bot.slots import (
     asked_role,
     asked_slot,
     attribute_of_terms,
+    event_of_other,
     event_tenses,
     fills,
     fills_role,
@@ -220,3 +221,17 @@ def test_the_thing_a_name_question_asks_the_name_of() -> None:
     assert asked_named("Как называется белый пигмент из руды?") == "пигмент"  # adjectives skipped
     assert asked_named("Какое название у крупнейшего притока?") == "приток"  # the noun after the preposition
     assert asked_named("Кто директор верфи?") is None
+
+
+def test_an_event_told_only_as_a_participle_of_another_thing_is_not_the_asked_one() -> None:
+    founded = ["основать"]
+    # the date is the fortress's, not the abbey's; the museum's, not the plant's
+    assert event_of_other("Когда был основан старый монастырь?", "На острове стоит крепость Орешек, основанная в 1323 году.", founded)
+    assert event_of_other("Когда основали пивной завод?", "Городской музей, основанный в 1804 году, — старейший в крае.", founded)
+    # the asked thing itself, a name that may be what the question calls «город», the article's own topic
+    assert not event_of_other("Когда основан музей?", "Городской музей, основанный в 1804 году, — старейший.", founded)
+    assert not event_of_other("Когда основан город?", "Тверь, основанная в 1135 году, стоит на Волге.", founded)
+    assert not event_of_other("Когда его основали?", "Музей, основанный в 1804 году.", founded, frozenset({"музей"}))
+    # told as a verb, or not told at all
+    assert not event_of_other("Когда основали завод?", "Музей основали в 1804 году.", founded)
+    assert event_of_other("Когда основали завод?", "Музей стоит на площади.", founded) is None
