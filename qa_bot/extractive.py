@@ -386,7 +386,7 @@ def _mark(
     attribute = asked_attribute(question) if is_russian(question) else attribute_of_terms(question_terms)
     if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
         for c in candidates:
-            c.of_other = gives_other(attribute, c.text)
+            c.of_other = gives_other(attribute, c.text, _topic(c.hit))
     return kind, named_noun, attribute
 
 

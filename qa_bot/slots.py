@@ -369,10 +369,12 @@ def _chain(tokens: list[_Token], i: int) -> tuple[str, ...]:
     return tuple(out[:3])
 
 
-def gives_other(attribute: Attribute, sentence: str) -> bool:
+def gives_other(attribute: Attribute, sentence: str, topic: frozenset[str] = frozenset()) -> bool:
     """The sentence states the asked attribute of something else («Скорость самолёта — 900 км/ч» for «Какова
     скорость поезда?»): every mention of the attribute is followed by a noun the question lacks, and a noun
-    the question asks about is not in the sentence at all."""
+    the question asks about is not in the sentence at all. A mention with no noun of its own is of the
+    article's topic (`topic`, its lemmas: «Металл плавится при температуре 660 °C» in «Алюминий»): of
+    something else when the question does not name that topic."""
     from .extractive import related
 
     tokens = _tokens(sentence)
@@ -391,6 +393,8 @@ def gives_other(attribute: Attribute, sentence: str) -> bool:
         chain = _chain(tokens, i)
         if not chain and i and tokens[i - 1].pos == "NOUN":
             chain = (tokens[i - 1].lemma,)  # «остров Ольхон длиной 71 км»: the thing measured stands before
+        if not chain and topic and not any(related(t, q) for t in topic for q in attribute.asked):
+            continue  # the article's topic's own attribute, and the question asks of something else
         other = [n for n in chain if not any(related(n, q) for q in attribute.asked)]
         if not other or (names_only and not any(n in capitalised for n in other)):
             return False  # this mention may be of the asked thing

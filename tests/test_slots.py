@@ -158,6 +158,11 @@ def test_a_sentence_giving_the_asked_attribute_of_something_else() -> None:
     assert boiling is not None and boiling.of == ("кипение", "ртуть")
     assert gives_other(boiling, "Температура плавления ртути — минус 39 °C.")
     assert not gives_other(boiling, "Температура кипения ртути — 357 °C.")
+    # a mention with no noun of its own is of the article's topic: another thing's, unless the question names it
+    copper_melts = asked_attribute("Какова температура плавления меди?")
+    melts = "Металл плавится при температуре 420 °C."
+    assert copper_melts is not None and gives_other(copper_melts, melts, frozenset({"цинк"}))
+    assert not gives_other(copper_melts, melts, frozenset({"медь"})) and not gives_other(copper_melts, melts)
     # a proper name taken up by a common noun is the same thing; another name is not
     onega = asked_attribute("Какова площадь Онеги?")
     assert onega is not None and not gives_other(onega, "Площадь озера — 9700 км².")
