@@ -47,6 +47,7 @@ class _Words:
     share: frozenset[str]
     share_units: frozenset[str]
     people_words: frozenset[str]
+    generic_people: frozenset[str]
     open_measures: frozenset[str]
     count_measures: frozenset[str]
     which: frozenset[str]
@@ -73,7 +74,8 @@ def _words() -> _Words:
     return _Words(
         sets["quantity_words"], sets["multipliers"], sets["generic_counters"], sets["people_counters"],
         sets["money_units"], sets["money_words"], sets["share_words"], sets["share_units"],
-        sets["people_words"], sets["open_measures"], sets["count_measures"], sets["which_words"],
+        sets["people_words"], sets["generic_people"], sets["open_measures"], sets["count_measures"],
+        sets["which_words"],
         sets["linking_verbs"], sets["kind_heads"], sets["generic_roles"], sets["ordinal_qualifiers"],
         sets["light_verbs"], sets["naming_words"], sets["superlative_words"],
         {fold(k): frozenset(fold(w) for w in v) for k, v in data["extreme_ordinals"].items()},
@@ -504,7 +506,7 @@ def fills(slot: Slot, sentence: str) -> bool:
         elif (
             related(unit.lemma, slot.noun)
             or unit.lemma in words.generic
-            or (slot.animate and unit.lemma in words.people)
+            or (slot.animate and unit.lemma in words.people and _people_of(slot, tokens))
             # «Сколько островов?» is not answered by «с островами — около 18,3 тыс. км²»: a number in a unit of
             # measure measures something («алюминия — 65 млн т»), it does not count what is counted one by one
             or (_near(tokens, i, slot.noun) and not (slot.plural and words.unit_signs & {unit.text, unit.lemma}))
@@ -512,6 +514,14 @@ def fills(slot: Slot, sentence: str) -> bool:
         ):
             return True
     return False
+
+
+def _people_of(slot: Slot, tokens: list[_Token]) -> bool:
+    """«N человек» counts the asked people: people as such («жителей», «погибших»), or ones the sentence names
+    («… генералов, всего 12 человек»); «35 тыс. человек» of losses does not count generals."""
+    from .extractive import related
+
+    return slot.noun in _words().generic_people or slot.bare or any(related(t.lemma, slot.noun) for t in tokens)
 
 
 def _measured(tokens: list[_Token], i: int, noun: str) -> bool:

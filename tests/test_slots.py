@@ -67,6 +67,11 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     assert not fills(people, "Программа продлена до 2030 года и охватывает город.")  # years, not people
     assert fills(people, "В городе живут около 650 тыс. человек.")  # «человек» counts any animate noun
     assert not fills(people, "Завод выпустил 40 тыс. станков.")
+    # «N человек» counts people as such, or the asked ones where the sentence names them, not any people noun
+    generals = asked_slot("Сколько генералов погибло в битве?")
+    assert not fills(generals, "Потери армии составили около 35 тыс. человек.")
+    assert fills(generals, "Погибли 12 генералов.") and fills(generals, "Из генералов погибли 12 человек.")
+    assert fills(asked_slot("Сколько пострадавших доставлено?"), "В больницу доставлены 35 человек.")
     # another kind of people is not what was asked: «12 учеников» does not count children
     assert not fills(asked_slot("Сколько детей было у учёного?"), "Его отобрали в числе 12 лучших учеников.")
     assert fills(asked_slot("Сколько детей было у учёного?"), "У него было 6 детей.")
