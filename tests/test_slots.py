@@ -72,6 +72,7 @@ def test_a_number_answers_only_when_it_counts_the_asked_thing() -> None:
     assert not fills(generals, "Потери армии составили около 35 тыс. человек.")
     assert fills(generals, "Погибли 12 генералов.") and fills(generals, "Из генералов погибли 12 человек.")
     assert fills(asked_slot("Сколько пострадавших доставлено?"), "В больницу доставлены 35 человек.")
+    assert fills(asked_slot("Сколько туристов приезжает в город?"), "Сюда приезжают 3 млн человек в год.")  # a crowd
     # another kind of people is not what was asked: «12 учеников» does not count children
     assert not fills(asked_slot("Сколько детей было у учёного?"), "Его отобрали в числе 12 лучших учеников.")
     assert fills(asked_slot("Сколько детей было у учёного?"), "У него было 6 детей.")
