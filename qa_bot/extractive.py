@@ -305,7 +305,7 @@ def extract_answer(
         sequel is not None and sequel not in chosen and len(chosen) < max_sentences and _continues(sequel.text)
         and any(_has(sequel.terms, t) for t in wanted if t not in covered)
     ):  # fmt: skip
-        # «… товарооборот вырос на 37 %.» + «К концу года его рассчитывают довести до …»: the sentence after goes
+        # «… выпуск вырос на 12 %.» + «К лету его планируют удвоить …»: the sentence after goes
         # on about the same thing (a pronoun early in it) and tells what the question asks that the first did not
         chosen.append(sequel)
         covered |= {t for t in wanted if _has(sequel.terms, t)}
@@ -404,7 +404,7 @@ def _judge(
     families = [lemma(w) for w in asked_events(question)]
     events = families if events is None else list(events)
     # (a verb the collection never uses is not looked for, but its word family in the answer tells the event:
-    # «С кем конфликтовал …, когда ушёл …?» over «… покинул университет из-за конфликта с …»)
+    # «С кем спорил …, когда уволился …?» over «… ушёл с поста из-за спора с …»)
     found.event_missing = kind in EVENT_KINDS and bool(events) and not any(
         same_event(e, t) for e in dict.fromkeys([*events, *families]) for t in window if t[:2] == e[:2]
     )
@@ -434,7 +434,7 @@ def _judge(
 
 def _event_of_other(found: Extraction, question: str, kind: str | None, families: list[str]) -> bool:
     """The sentences that hold the asked date, person or place tell the question's event only of another thing
-    («Когда основан монастырь?» over «… крепость, основанная в 1323 году», slots.event_of_other)."""
+    («Когда основан театр?» over «… музей, основанный в 1870 году», slots.event_of_other)."""
     if kind not in EVENT_KINDS or not families:
         return False
     told = [

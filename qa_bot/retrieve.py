@@ -153,11 +153,11 @@ class Retriever:
             return None
         reading = cyrillic_reading(word)
         readings = [reading]
-        if reading.endswith("ы") and len(reading) > 4:  # «Nizhny» -> «нижний» / «нижный»: -y stands for -ий or -ый
+        if reading.endswith("ы") and len(reading) > 4:  # «Severny» -> «северний» / «северный»: -y stands for -ий or -ый
             readings += [reading[:-1] + "ий", reading[:-1] + "ый"]
         for r in readings:
             term = self.term(r) if r == reading else lemma(r)
-            # a reading the spelling fix takes to another word («нижны» -> «нужный») is not that word
+            # a reading the spelling fix takes to another word of the collection (its first letters changed) is not it
             if self.index.knows(term) and term[:3] == r[:3]:
                 return term
         bucket = self._vocab_by_letter.get(reading[0], [])

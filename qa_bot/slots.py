@@ -32,7 +32,7 @@ class Slot:
     noun: str = ""  # the counted noun's lemma ("count"), the measure's name ("measure")
     animate: bool = False
     bare: bool = False  # an adjective standing for its noun («раненых»): only words for people count it
-    # asked in the plural («островов»): counted one by one, not measured in units as «алюминия» is
+    # asked in the plural («холмов»): counted one by one, not measured in units as «песка» is
     plural: bool = field(default=False, compare=False)
 
 
@@ -214,9 +214,9 @@ _PROPER_NOUN = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
 
 def event_of_other(question: str, sentence: str, families: list[str], about: frozenset[str] = frozenset()) -> bool | None:
     """True when the sentence tells the question's event (`families`: its verbs' lemmas) only as a participle of
-    a thing the question does not name: «Когда основан монастырь?» — «… стоит крепость Орешек, основанная в
-    1323 году» dates the fortress. The participle's thing is the noun just before it (or the common noun
-    before a name: «крепость Орешек»); a proper name, or the article's topic (`about`), may be what the
+    a thing the question does not name: «Когда основан театр?» — «… стоит музей Усадьба, основанный в
+    1870 году» dates the museum. The participle's thing is the noun just before it (or the common noun
+    before a name: «музей Усадьба»); a proper name, or the article's topic (`about`), may be what the
     question calls by a common noun («город»), and is not another thing. None: the event is not told."""
     from .extractive import related
     from .text import _morph, lemmas
@@ -375,7 +375,7 @@ def gives_other(attribute: Attribute, sentence: str, topic: frozenset[str] = fro
     """The sentence states the asked attribute of something else («Скорость самолёта — 900 км/ч» for «Какова
     скорость поезда?»): every mention of the attribute is followed by a noun the question lacks, and a noun
     the question asks about is not in the sentence at all. A mention with no noun of its own is of the
-    article's topic (`topic`, its lemmas: «Металл плавится при температуре 660 °C» in «Алюминий»): of
+    article's topic (`topic`, its lemmas: «Металл плавится при температуре 420 °C» in «Цинк»): of
     something else when the question does not name that topic."""
     from .extractive import related
 
@@ -497,7 +497,7 @@ def fills(slot: Slot, sentence: str) -> bool:
         elif _fraction(tokens, i):
             continue  # «две трети из них», «половина»: a share of something, not a count of it
         elif unit is not None and _year(t, unit):
-            continue  # «в 1643 году» dates; it does not count years
+            continue  # «в 1703 году» dates; it does not count years
         elif t.pos == "ADVB" and slot.noun == "раз":  # «дважды», «втрое»: a number of times
             return True
         elif unit is None:
@@ -507,8 +507,8 @@ def fills(slot: Slot, sentence: str) -> bool:
             related(unit.lemma, slot.noun)
             or unit.lemma in words.generic
             or (slot.animate and unit.lemma in words.people and _people_of(slot, tokens))
-            # «Сколько островов?» is not answered by «с островами — около 18,3 тыс. км²»: a number in a unit of
-            # measure measures something («алюминия — 65 млн т»), it does not count what is counted one by one
+            # «Сколько холмов?» is not answered by «с холмами — около 52 га»: a number in a unit of
+            # measure measures something («песка — 5 млн т»), it does not count what is counted one by one
             or (_near(tokens, i, slot.noun) and not (slot.plural and words.unit_signs & {unit.text, unit.lemma}))
             or _measured(tokens, i, slot.noun)
         ):
@@ -518,7 +518,7 @@ def fills(slot: Slot, sentence: str) -> bool:
 
 def _people_of(slot: Slot, tokens: list[_Token]) -> bool:
     """«N человек» counts the asked people: people as such («жителей», «погибших»), or ones the sentence names
-    («… генералов, всего 12 человек»); «35 тыс. человек» of losses does not count generals."""
+    («… генералов, всего 12 человек»); «30 тыс. человек» of losses does not count generals."""
     from .extractive import related
 
     return slot.noun in _words().generic_people or slot.bare or any(related(t.lemma, slot.noun) for t in tokens)
@@ -546,7 +546,7 @@ _YEAR = re.compile(r"1\d{3}|20\d\d")
 
 
 def _year(number: _Token, unit: _Token) -> bool:
-    """«1643 году», «2025 год»: a year, written in four digits with the singular of «год» after it (a count of
+    """«1703 году», «1999 год»: a year, written in four digits with the singular of «год» after it (a count of
     years takes «лет»: «1000 лет»)."""
     return _YEAR.fullmatch(number.text) is not None and unit.lemma == "год" and unit.text != "лет"
 
