@@ -33,17 +33,21 @@ SOUTH = (
 )
 
 
-@pytest.fixture(scope="module")
-def ports(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
-    tmp = tmp_path_factory.mktemp("ports")
+def collection(tmp: Path, files: dict[str, str]) -> Answerer:
+    """An extractive answerer (e5-small) over documents written for a test (file name -> text)."""
     docs = tmp / "docs"
     docs.mkdir()
-    (docs / "north.txt").write_text(NORTH, encoding="utf-8")
-    (docs / "south.txt").write_text(SOUTH, encoding="utf-8")
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
     settings = make_settings(tmp, embedding_model="e5-small", docs_dir=docs)
     embedder: Embedder = load_embedder(settings)
     index, _ = update_index(settings, embedder, [docs])
     return Answerer(Retriever(index, embedder), None, settings)
+
+
+@pytest.fixture(scope="module")
+def ports(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
+    return collection(tmp_path_factory.mktemp("ports"), {"north.txt": NORTH, "south.txt": SOUTH})
 
 
 def test_the_answer_comes_from_the_document_naming_the_place(ports: Answerer) -> None:
@@ -201,31 +205,18 @@ THEATRE = (
 
 
 def test_an_event_the_collection_tells_only_by_its_noun_is_beside_the_answer(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "museum.txt").write_text(MUSEUM, encoding="utf-8")
-    (docs / "theatre.txt").write_text(THEATRE, encoding="utf-8")
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    embedder: Embedder = load_embedder(settings)
-    index, _ = update_index(settings, embedder, [docs])
-    answerer = Answerer(Retriever(index, embedder), None, settings)
+    answerer = collection(tmp_path, {"museum.txt": MUSEUM, "theatre.txt": THEATRE})
     evidence, found = _evidence(answerer, "С кем спорила Белова, когда уволилась из музея?")
     assert evidence.event_missing == 0.0 and "Кравцов" in found.answer, found.answer
 
 
 def test_an_english_name_is_read_as_the_collections_word_not_as_a_spelling_fix_of_another(tmp_path: Path) -> None:
     # invented: «Nizhny» reads «нижны», which the spelling fix would take to «нужный» (in the text as «нужны»)
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "tagil.txt").write_text(
+    answerer = collection(tmp_path, {"tagil.txt": (
         "Завод в Нижнем Тагиле\n\nНИЖНИЙ ТАГИЛ, 5 мая. Завод в Нижнем Тагиле выпустил за год 300 вагонов. "
-        "Директор сказал, что заводу нужны новые станки, а нужные детали закупят осенью.\n",
-        encoding="utf-8",
-    )
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    embedder: Embedder = load_embedder(settings)
-    index, _ = update_index(settings, embedder, [docs])
-    retriever = Retriever(index, embedder)
-    assert retriever.name_terms("How many wagons did the plant in Nizhny Tagil make?") == ["нижний", "тагил"]
-    answer = Answerer(retriever, None, settings).answer("How many wagons did the plant in Nizhny Tagil make?")
+        "Директор сказал, что заводу нужны новые станки, а нужные детали закупят осенью.\n"
+    )})  # fmt: skip
+    question = "How many wagons did the plant in Nizhny Tagil make?"
+    assert answerer.retriever.name_terms(question) == ["нижний", "тагил"]
+    answer = answerer.answer(question)
     assert not answer.refused and "300 вагонов" in answer.answer, (answer.answer, answer.notice)
