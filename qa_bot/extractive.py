@@ -399,9 +399,9 @@ def _judge(
     asked_about = [t for t in question_terms if t not in offices and not any(related(t, n) for n in named)]
     window = frozenset().union(*(c.terms | c.context for c in found.chosen))
     found.topic_only = bool(named and asked_about) and not any(_has(window, t) for t in asked_about)
-    found.of_other = best.of_other or _event_of_other(found, question, kind, [lemma(w) for w in asked_events(question)])
     # a date, place or person beside another event («Когда закрыли …?» over «… поступил в 1731 году»)
     families = [lemma(w) for w in asked_events(question)]
+    found.of_other = best.of_other or _event_of_other(found, question, kind, families)
     events = families if events is None else list(events)
     # (a verb the collection never uses is not looked for, but its word family in the answer tells the event:
     # «С кем спорил …, когда уволился …?» over «… ушёл с поста из-за спора с …»)
