@@ -221,7 +221,6 @@ def _asked(lem: str, asked: frozenset[str]) -> bool:
 
 
 _NAME_WORD = re.compile(r"(?<![\w-])[А-ЯЁ][а-яё]{2,}")
-_NUMERAL = re.compile(r"[IVXLCDM]+")  # Roman numerals in capitals
 _ACRONYM = re.compile(r"(?<![\w-])(?=\w*[А-ЯЁA-Z]\w*[А-ЯЁA-Z])[A-Za-zА-Яа-яЁё]{2,}(?![\w-])")  # МАЗ, БелЖД, ТАСС
 _INITIAL = re.compile(r"(?<![\w-])[А-ЯЁ]\.\s*$")  # «И. Петров»: an initial right before the word
 _QUOTED = re.compile(r"[«\"„]([^«»\"“”„]{2,80})[»\"“”]")
@@ -255,8 +254,7 @@ def _name_grammemes(sentence: str, asked: frozenset[str] = frozenset()) -> set[s
         for i, parse in enumerate(parses):
             grams = {g for g in ("Name", "Surn", "Patr", "Geox", "Orgn") if g in parse.tag}
             out |= grams if i == 0 or paired else grams - {"Name", "Surn", "Patr"}
-    # (a Roman numeral, «XXVII съезд», «Пётр II», is a number, not a body's initials)
-    if any(lemma(m.group()) not in asked and not _NUMERAL.fullmatch(m.group()) for m in _ACRONYM.finditer(sentence)):
+    if any(lemma(m.group()) not in asked for m in _ACRONYM.finditer(sentence)):
         out.add("Orgn")
     for m in _QUOTED.finditer(sentence):
         if any(lemma(w) not in asked for w in words(m.group(1))):
