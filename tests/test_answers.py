@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support import ROOT, SEEDS, UDMURTIA, ULYANOVSK, make_settings
+from support import ROOT, SEEDS, UDMURTIA, ULYANOVSK, make_settings, small_collection
 
 from qa_bot.answer import Answerer
 from qa_bot.citations import REFUSAL
@@ -49,17 +49,6 @@ def said(answer_text: str, fact: str) -> bool:
     return normalize_for_match(fact) in normalize_for_match(answer_text)
 
 
-def small_collection(tmp_path: Path, e5: Embedder, files: dict[str, str]) -> Answerer:
-    """An extractive answerer over a few documents written for one test (file name -> text)."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in files.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    settings = make_settings(tmp_path, embedding_model="e5-small", docs_dir=docs)
-    index, _ = update_index(settings, e5, [docs])
-    return Answerer(Retriever(index, e5), None, settings)
-
-
 @pytest.mark.parametrize(
     ("question", "doc_id", "fact"),
     [
@@ -81,7 +70,7 @@ def test_reader_questions_answered_with_the_sentence_that_holds_the_answer(
 
 
 def test_a_which_question_is_answered_by_the_sentence_that_names_one_in_quotes(tmp_path: Path, e5: Embedder) -> None:
-    answerer = small_collection(tmp_path, e5, {
+    answerer = small_collection(tmp_path, embedder=e5, files={
         "expo.txt": (
             "Уральские заводы расширяют экспорт станков.\n\n"
             "Уральский станкозавод представил на выставке новый токарный станок с числовым управлением. "
@@ -95,7 +84,7 @@ def test_a_which_question_is_answered_by_the_sentence_that_names_one_in_quotes(t
 
 
 def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter(tmp_path: Path, e5: Embedder) -> None:
-    answerer = small_collection(tmp_path, e5, {
+    answerer = small_collection(tmp_path, embedder=e5, files={
         "plant.txt": (
             "Комбинат на берегу озера открыли в 1966 году. Его окончательно закрыли в 2013 году из-за убытков.\n"
             "Средняя температура воды в озере в июле — около 15 °C.\n"
@@ -110,7 +99,7 @@ def test_in_an_undated_collection_a_year_in_the_question_is_content_not_a_filter
 
 
 def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, e5: Embedder) -> None:
-    answerer = small_collection(tmp_path, e5, {
+    answerer = small_collection(tmp_path, embedder=e5, files={
         "hockey.txt": (
             "Крупнейшая крытая арена для хоккея — «Северная Арена» в Мурманске; она вмещает около 9 тыс. зрителей.\n"
             "Сезон длится с ноября по март.\n"
@@ -126,7 +115,7 @@ def test_a_quoted_name_is_one_thing_that_one_document_must_name(tmp_path: Path, 
 
 
 def test_an_article_states_its_own_attribute_without_naming_itself(tmp_path: Path, e5: Embedder) -> None:
-    answerer = small_collection(tmp_path, e5, {
+    answerer = small_collection(tmp_path, embedder=e5, files={
         "copper.txt": (
             "Медь\n\nМедь — пластичный металл красноватого цвета. Металл плавится при температуре 1085 °C и хорошо "
             "проводит ток.\n"
@@ -144,7 +133,7 @@ def test_an_article_states_its_own_attribute_without_naming_itself(tmp_path: Pat
 
 
 def test_a_short_title_is_the_topic_of_every_sentence_of_its_article(tmp_path: Path, e5: Embedder) -> None:
-    answerer = small_collection(tmp_path, e5, {
+    answerer = small_collection(tmp_path, embedder=e5, files={
         "tver.txt": (
             "Тверь\n\nТверь — город на Волге.\n\nВ XIII веке здесь правили удельные князья, и в городе строили "
             "каменные храмы. По легенде, город основан в 1135 году на месте торгового поселения.\n"
@@ -383,7 +372,7 @@ def test_recency_words_prefer_the_newest_documents(answerer: Answerer) -> None:
 def test_the_sentence_going_on_about_the_same_thing_comes_when_it_tells_the_rest(tmp_path: Path, e5: Embedder) -> None:
     # invented: the target for the year is in the sentence after the growth, which refers back with «его»; in
     # the other document «к концу года» is common, so those words alone would not bring the sentence in
-    trade = small_collection(tmp_path, e5, {
+    trade = small_collection(tmp_path, embedder=e5, files={
         "tver.txt": "Тверская область и Беларусь подписали план\n\nТВЕРЬ, 3 марта. Несколько предприятий Тверской "
         "области приняли участие в выставке в Гомеле.\n\nТверская область заметно нарастила торговлю с Беларусью. "
         "За первые полгода товарооборот вырос на 12 %. К концу года его рассчитывают довести до 90 млн долларов. "

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import make_settings
+from support import make_settings, small_collection
 
 from qa_bot.answer import Answerer
-from qa_bot.embed import Embedder, load_embedder
+from qa_bot.embed import load_embedder
 from qa_bot.english import equivalents, phrases
 from qa_bot.index import update_index
 from qa_bot.ingest import is_dateline
@@ -33,21 +33,9 @@ SOUTH = (
 )
 
 
-def collection(tmp: Path, files: dict[str, str]) -> Answerer:
-    """An extractive answerer (e5-small) over documents written for a test (file name -> text)."""
-    docs = tmp / "docs"
-    docs.mkdir()
-    for name, text in files.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    settings = make_settings(tmp, embedding_model="e5-small", docs_dir=docs)
-    embedder: Embedder = load_embedder(settings)
-    index, _ = update_index(settings, embedder, [docs])
-    return Answerer(Retriever(index, embedder), None, settings)
-
-
 @pytest.fixture(scope="module")
 def ports(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
-    return collection(tmp_path_factory.mktemp("ports"), {"north.txt": NORTH, "south.txt": SOUTH})
+    return small_collection(tmp_path_factory.mktemp("ports"), {"north.txt": NORTH, "south.txt": SOUTH})
 
 
 def test_the_answer_comes_from_the_document_naming_the_place(ports: Answerer) -> None:
@@ -205,14 +193,14 @@ THEATRE = (
 
 
 def test_an_event_the_collection_tells_only_by_its_noun_is_beside_the_answer(tmp_path: Path) -> None:
-    answerer = collection(tmp_path, {"museum.txt": MUSEUM, "theatre.txt": THEATRE})
+    answerer = small_collection(tmp_path, {"museum.txt": MUSEUM, "theatre.txt": THEATRE})
     evidence, found = _evidence(answerer, "С кем спорила Белова, когда уволилась из музея?")
     assert evidence.event_missing == 0.0 and "Кравцов" in found.answer, found.answer
 
 
 def test_an_english_name_is_read_as_the_collections_word_not_as_a_spelling_fix_of_another(tmp_path: Path) -> None:
     # invented: «Nizhny» reads «нижны», which the spelling fix would take to «нужный» (in the text as «нужны»)
-    answerer = collection(tmp_path, {"tagil.txt": (
+    answerer = small_collection(tmp_path, {"tagil.txt": (
         "Завод в Нижнем Тагиле\n\nНИЖНИЙ ТАГИЛ, 5 мая. Завод в Нижнем Тагиле выпустил за год 300 вагонов. "
         "Директор сказал, что заводу нужны новые станки, а нужные детали закупят осенью.\n"
     )})  # fmt: skip
