@@ -33,6 +33,7 @@ from .mismatch import (
 from .questions import (
     answer_types,
     follows_from_before,
+    goes_on,
     is_russian,
     names_people_only,
     quoted_names,
@@ -302,7 +303,7 @@ def extract_answer(
     last = max((c for c in chosen if c.hit is best.hit), key=lambda c: c.index)
     sequel = _sentence_at(last, candidates, 1)
     if (
-        sequel is not None and sequel not in chosen and len(chosen) < max_sentences and _continues(sequel.text)
+        sequel is not None and sequel not in chosen and len(chosen) < max_sentences and goes_on(sequel.text)
         and any(_has(sequel.terms, t) for t in wanted if t not in covered)
     ):  # fmt: skip
         # «… выпуск вырос на 12 %.» + «К лету его планируют удвоить …»: the sentence after goes
@@ -457,14 +458,6 @@ def _missing(
     categories = types.categories["any"] | (types.categories.get(kind or "", frozenset()) if found.type_ok else frozenset())
     lacking = [t for t in terms if (knows is None or knows(t)) and t not in categories and not _has(window, t)]
     return sum(idf[t] for t in lacking) / total
-
-
-SEQUEL_WORDS = 4  # a pronoun among a sentence's first words refers to what the sentence before was about
-
-
-def _continues(sentence: str) -> bool:
-    openers = answer_types().antecedent_openers
-    return any(w in openers for w in words(sentence)[:SEQUEL_WORDS])
 
 
 def _animate(noun: str) -> bool:

@@ -130,6 +130,16 @@ def follows_from_before(sentence: str) -> bool:
     return any(opening == c or opening.startswith(c + " ") for c in answer_types().consequence_openers)
 
 
+SEQUEL_WORDS = 4  # a pronoun among a sentence's first words refers to what the sentence before was about
+
+
+def goes_on(sentence: str) -> bool:
+    """True when a pronoun among the sentence's first words («К концу года его …») takes up what the sentence
+    before it was about (a looser test than `refers_back`, which wants it first)."""
+    openers = answer_types().antecedent_openers
+    return any(w in openers for w in words(sentence)[:SEQUEL_WORDS])
+
+
 def refers_back(sentence: str, before: str = "") -> bool:
     """True when the sentence opens with a word whose referent the sentence before (`before`) names («Они
     открылись …», «И там …», «Компания производит …»): alone it does not say who or where."""

@@ -209,9 +209,6 @@ def same_event(verb: str, term: str) -> bool:
     return common >= 4 and common >= 0.5 * min(len(verb), len(term))
 
 
-_PROPER_NOUN = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn"})
-
-
 def event_of_other(question: str, sentence: str, families: list[str], about: frozenset[str] = frozenset()) -> bool | None:
     """True when the sentence tells the question's event (`families`: its verbs' lemmas) only as a participle of
     a thing the question does not name: «Когда основан театр?» — «… стоит музей Усадьба, основанный в
@@ -219,7 +216,7 @@ def event_of_other(question: str, sentence: str, families: list[str], about: fro
     before a name: «музей Усадьба»); a proper name, or the article's topic (`about`), may be what the
     question calls by a common noun («город»), and is not another thing. None: the event is not told."""
     from .extractive import related
-    from .text import _morph, lemmas
+    from .text import is_proper_noun, lemmas
 
     tokens = _tokens(sentence)
     asked = frozenset(lemmas(question)) | about
@@ -233,7 +230,7 @@ def event_of_other(question: str, sentence: str, families: list[str], about: fro
         if k is None:
             return False
         heads = [tokens[k]] + ([tokens[k - 1]] if k and tokens[k - 1].pos == "NOUN" else [])
-        named = [bool(_morph().parse(h.text)[0].tag.grammemes & _PROPER_NOUN) for h in heads]
+        named = [is_proper_noun(h.text) for h in heads]
         if named[0] and not (len(heads) > 1 and not named[1]):
             return False  # a name with no common noun for what it is
         if any(related(h.lemma, a) for h in heads for a in asked):
