@@ -86,6 +86,7 @@ class Candidate:
     of_other: bool = False  # states the asked attribute of something the question does not name
     names_focus: bool = False  # names, in quotes, one of what a which-question asks about
     beside: bool = False  # from the passage next to the best one's (_next_sentence): shown in document order with it
+    topic: frozenset[str] = frozenset()  # lemmas of its document's topic (_topic)
 
     @property
     def position(self) -> tuple[str, int]:
@@ -136,7 +137,7 @@ def _candidates(hits: Sequence[Hit], asked: frozenset[str] = frozenset()) -> lis
             if text.endswith(":") or not text[-1:] in ".!?…\"»)":
                 weight *= CAPTION_WEIGHT
             evidence = sentence_evidence(span.text, asked)
-            out.append(Candidate(rank, hit, i, span.start, span.text, terms[i], around, weight, evidence))
+            out.append(Candidate(rank, hit, i, span.start, span.text, terms[i], around, weight, evidence, topic=topic))
     return out
 
 
@@ -387,7 +388,7 @@ def _mark(
     attribute = asked_attribute(question) if is_russian(question) else attribute_of_terms(question_terms)
     if attribute is not None:  # «Какова скорость поезда?» is not answered by «Скорость самолёта — 900 км/ч»
         for c in candidates:
-            c.of_other = gives_other(attribute, c.text, _topic(c.hit))
+            c.of_other = gives_other(attribute, c.text, c.topic)
     return kind, named_noun, attribute
 
 
@@ -439,7 +440,7 @@ def _event_of_other(found: Extraction, question: str, kind: str | None, families
     if kind not in EVENT_KINDS or not families:
         return False
     told = [
-        event_of_other(question, c.text, families, _topic(c.hit)) for c in found.chosen if kind in c.evidence
+        event_of_other(question, c.text, families, c.topic) for c in found.chosen if kind in c.evidence
     ]  # fmt: skip
     return any(t is True for t in told) and all(t is not False for t in told)
 
